@@ -1,0 +1,49 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { HealthModule } from '../health/health.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { RedisModule } from '../redis/redis.module';
+import { StatusModule } from '../status/status.module';
+import { ProcessLifecycle } from './process-lifecycle.service';
+
+const QUIET_PATHS = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
+
+/**
+ * The long-running service: workers under the supervisor plus the HTTP
+ * endpoints. Built from an already validated config so nothing here can
+ * start on a bad one.
+ */
+@Global()
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({
+          isGlobal: true,
+          ignoreEnvFile: true,
+          load: [() => ({ ...config })],
+        }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            logger,
+            // Probes and scrapes every few seconds would drown the log.
+            autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
+            customProps: () => ({ event: 'http.request' }),
+            quietReqLogger: true,
+          },
+        }),
+        RedisModule,
+        MetricsModule,
+        HealthModule,
+        StatusModule,
+      ],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ProcessLifecycle],
+      exports: [APP_CONFIG, ProcessLifecycle],
+    };
+  }
+}

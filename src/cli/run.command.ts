@@ -1,0 +1,140 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { getToken } from '@willsoto/nestjs-prometheus';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import { Command } from 'nest-commander';
+import type { Logger } from 'pino';
+import type { Counter } from 'prom-client';
+import { AppModule } from '../app/app.module';
+import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { type AppConfig, loadConfig } from '../config';
+import { createLogger } from '../logging/logger';
+import { METRIC } from '../metrics/metric-names';
+import { ConfigFlagsCommand } from './config-flags';
+import { EXIT } from './exit-codes';
+import { reportError } from './report-error';
+
+@Command({
+  name: 'run',
+  description: 'run the selected workers until SIGTERM or SIGINT (the default command)',
+  options: { isDefault: true },
+})
+export class RunCommand extends ConfigFlagsCommand {
+  async run(): Promise<void> {
+    let config: AppConfig;
+    try {
+      config = loadConfig({ flags: this.flags });
+    } catch (error) {
+      process.exitCode = reportError(error);
+      return;
+    }
+    const logger = createLogger({ level: config.logLevel, environment: config.environment });
+    process.exitCode = await serve(config, logger);
+  }
+}
+
+/**
+ * Boots the HTTP app and the workers, then waits for a shutdown request
+ * (signal, or a failed worker in standalone mode) and performs it.
+ *
+ * Nest's enableShutdownHooks() is not used: after closing it re-raises the
+ * signal, which would end the process with 143 instead of the 0 a clean stop
+ * owes the process manager, and it has no "second SIGINT" escape hatch.
+ */
+export async function serve(config: AppConfig, logger: Logger): Promise<number> {
+  const startedAt = performance.now();
+  let app: NestExpressApplication | undefined;
+  let lifecycle: ProcessLifecycle | undefined;
+  const early: { signal?: NodeJS.Signals } = {};
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (lifecycle?.shuttingDown || early.signal) {
+      if (signal === 'SIGINT') {
+        logger.warn({ event: 'shutdown.forced', signal }, 'second SIGINT: exiting now');
+        process.exit(EXIT.forcedInterrupt);
+      }
+      logger.info({ event: 'shutdown.already_running', signal }, 'shutdown already in progress');
+      return;
+    }
+    logger.info({ event: 'shutdown.signal', signal }, 'signal received, draining');
+    if (lifecycle) {
+      lifecycle.requestShutdown(`signal ${signal}`, EXIT.ok);
+    } else {
+      early.signal = signal;
+    }
+  };
+  const onRejection = (reason: unknown): void => {
+    logger.error(
+      { event: 'process.unhandled_rejection', err: reason },
+      'unhandled promise rejection',
+    );
+    try {
+      app
+        ?.get<Counter>(getToken(METRIC.workerErrors))
+        .inc({ worker: 'process', kind: 'unhandled_rejection' });
+    } catch {
+      // Metrics not up yet; the log line stands.
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('unhandledRejection', onRejection);
+
+  try {
+    logger.info(
+      {
+        event: 'service.starting',
+        environment: config.environment,
+        workers: config.supervisor.workers,
+        supervised: config.supervisor.supervised,
+      },
+      'printery-workers starting',
+    );
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+      bufferLogs: true,
+      abortOnError: false,
+    });
+    app.useLogger(app.get(NestPinoLogger));
+    const control = app.get(ProcessLifecycle);
+    lifecycle = control;
+    if (early.signal) {
+      control.requestShutdown(`signal ${early.signal}`, EXIT.ok);
+    }
+    await app.listen(config.port);
+    logger.info(
+      {
+        event: 'service.listening',
+        port: config.port,
+        startupMs: Math.round(performance.now() - startedAt),
+      },
+      'http endpoints listening',
+    );
+
+    const request = await control.requested;
+    const drainStarted = performance.now();
+    logger.info(
+      {
+        event: 'shutdown.started',
+        reason: request.reason,
+        timeoutMs: config.supervisor.shutdownTimeoutMs,
+      },
+      'shutting down',
+    );
+    await app.close();
+    logger.info(
+      {
+        event: 'shutdown.completed',
+        exitCode: request.exitCode,
+        durationMs: Math.round(performance.now() - drainStarted),
+      },
+      'shutdown complete',
+    );
+    return request.exitCode;
+  } catch (error) {
+    logger.error({ event: 'service.failed', err: error }, 'service failed');
+    await app?.close().catch(() => undefined);
+    return reportError(error);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Secret scrubbing shared by the logger, `/status`, the `config` command and
+ * error messages. Three layers, because secrets arrive in three shapes:
+ * known values (a Redis password, the webhook secret) registered at config
+ * load, credentials embedded in URLs, and credential-looking query parameters
+ * or object keys.
+ */
+const REDACTED = '[REDACTED]';
+const knownSecrets = new Set<string>();
+
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::([^\s/@]*))?@/gi;
+const SECRET_QUERY =
+  /([?&](?:token|access_token|key|api_key|apikey|secret|sig|signature|password|auth)=)[^&\s#"']*/gi;
+const SECRET_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|credential|signature/i;
+
+/** Remembers a secret value so it is scrubbed wherever it later appears. */
+export function registerSecret(value: string | undefined): void {
+  // Very short values would redact ordinary words; they are not real secrets anyway.
+  if (value && value.length >= 4) {
+    knownSecrets.add(value);
+  }
+}
+
+/** Scrubs secrets out of free text (log messages, error messages, URLs). */
+export function redactText(text: string): string {
+  let out = text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, pass?: string) => {
+    if (pass === undefined) {
+      // `scheme://token@host`: the lone userinfo is the secret.
+      return user ? `${scheme}${REDACTED}@` : `${scheme}@`;
+    }
+    return `${scheme}${user}:${REDACTED}@`;
+  });
+  out = out.replace(SECRET_QUERY, `$1${REDACTED}`);
+  for (const secret of knownSecrets) {
+    if (out.includes(secret)) {
+      out = out.split(secret).join(REDACTED);
+    }
+  }
+  return out;
+}
+
+/**
+ * A URL reduced to what an operator needs to recognise it: scheme, host and
+ * port. Paths are dropped because webhook paths routinely carry tokens
+ * (Slack's `/services/T0/B0/secret`).
+ */
+export function redactUrlPath(raw: string): string {
+  try {
+    const url = new URL(raw);
+    const hasPath = url.pathname !== '/' && url.pathname !== '';
+    return `${url.protocol}//${url.host}${hasPath ? `/${REDACTED}` : ''}`;
+  } catch {
+    return REDACTED;
+  }
+}
+
+/** Deep copy of a value with secret-looking keys and embedded secrets scrubbed. */
+export function redactDeep<T>(value: T, seen = new WeakSet<object>()): T {
+  if (typeof value === 'string') {
+    return redactText(value) as T;
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  if (seen.has(value)) {
+    return '[Circular]' as T;
+  }
+  seen.add(value);
+  if (Array.isArray(value)) {
+    return value.map((item: unknown) => redactDeep(item, seen)) as T;
+  }
+  if (value instanceof Error) {
+    const copy = new Error(redactText(value.message));
+    copy.name = value.name;
+    copy.stack = value.stack ? redactText(value.stack) : undefined;
+    const code = (value as { code?: unknown }).code;
+    if (code !== undefined) {
+      Object.assign(copy, { code });
+    }
+    if (value.cause !== undefined) {
+      copy.cause = redactDeep(value.cause, seen);
+    }
+    return copy as T;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    out[key] =
+      SECRET_KEY.test(key) && item !== undefined && item !== null && item !== ''
+        ? REDACTED
+        : redactDeep(item, seen);
+  }
+  return out as T;
+}
+
+export const REDACTED_MARK = REDACTED;

@@ -1,0 +1,17 @@
+/** Metric names from SPEC §6; the one place they are spelled. */
+export const METRIC = {
+  workerUp: 'printery_worker_up',
+  workerRestarts: 'printery_worker_restarts_total',
+  workerUptime: 'printery_worker_uptime_seconds',
+  workerErrors: 'printery_worker_errors_total',
+  workerInFlight: 'printery_worker_in_flight',
+  eventsProcessed: 'printery_events_processed_total',
+  eventProcessingSeconds: 'printery_event_processing_seconds',
+  streamPending: 'printery_stream_pending',
+  streamLag: 'printery_stream_lag',
+  streamLength: 'printery_stream_length',
+  deadLetters: 'printery_dead_letters_total',
+} as const;
+
+/** `outcome` label values of printery_events_processed_total. */
+export type ProcessOutcome = 'ok' | 'retry' | 'dead_letter' | 'skipped';

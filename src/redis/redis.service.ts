@@ -1,0 +1,152 @@
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import Redis, { type RedisOptions } from 'ioredis';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { StartupError } from '../errors';
+import { redactText } from '../logging/redact';
+import { baseRedisOptions, reconnectDelay } from './redis-options';
+
+/**
+ * Owns every Redis connection of the process: one shared command client and
+ * any dedicated connections (blocking reads) created through it, so shutdown
+ * can close them all after the workers have drained.
+ */
+@Injectable()
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
+  readonly client: Redis;
+  private readonly connections = new Set<Redis>();
+  private closed = false;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectPinoLogger(RedisService.name) private readonly logger: PinoLogger,
+  ) {
+    this.client = this.createConnection('printery:main');
+  }
+
+  /** Display form of the Redis URL, password removed. */
+  get displayUrl(): string {
+    return redactText(this.config.redis.url);
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.connectAtStartup();
+  }
+
+  /**
+   * A new connection owned by this service. Use one per blocking reader: a
+   * blocked XREADGROUP holds its connection for every other command.
+   */
+  createConnection(name: string, overrides: RedisOptions = {}): Redis {
+    const connection = new Redis(this.config.redis.url, {
+      ...baseRedisOptions(name),
+      ...overrides,
+    });
+    let wasReady = false;
+    connection.on('ready', () => {
+      if (wasReady) {
+        this.logger.info(
+          { event: 'redis.reconnected', connection: name },
+          'redis connection restored',
+        );
+      }
+      wasReady = true;
+    });
+    connection.on('error', (err: Error) => {
+      // ioredis emits an error per failed reconnect; debug keeps the noise down,
+      // readiness and the 'redis.disconnected' line tell the operator.
+      this.logger.debug({ event: 'redis.error', connection: name, err }, 'redis connection error');
+    });
+    connection.on('close', () => {
+      if (wasReady && !this.closed) {
+        this.logger.warn(
+          { event: 'redis.disconnected', connection: name },
+          'redis connection lost',
+        );
+      }
+    });
+    this.connections.add(connection);
+    connection.once('end', () => this.connections.delete(connection));
+    return connection;
+  }
+
+  isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  /** PING with its own timeout, so a probe never waits on reconnect backoff. */
+  async ping(timeoutMs = 1000): Promise<void> {
+    if (!this.isReady()) {
+      throw new Error(`not connected (${this.client.status})`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.client.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await Promise.all(
+      [...this.connections].map(async (connection) => {
+        try {
+          if (connection.status === 'ready') {
+            await connection.quit();
+          } else {
+            connection.disconnect();
+          }
+        } catch {
+          connection.disconnect();
+        }
+      }),
+    );
+    this.logger.info({ event: 'redis.closed' }, 'redis connections closed');
+  }
+
+  /** Retries with backoff until STARTUP_TIMEOUT_MS, logging each attempt. */
+  private async connectAtStartup(): Promise<void> {
+    const timeoutMs = this.config.redis.startupTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let lastError = 'unknown error';
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.client.connect();
+        await this.client.ping();
+        this.logger.info(
+          { event: 'redis.connected', url: this.displayUrl, attempt },
+          'redis connected',
+        );
+        return;
+      } catch (error) {
+        lastError = redactText((error as Error).message);
+        this.client.disconnect();
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        break;
+      }
+      const delay = Math.min(reconnectDelay(attempt), remaining);
+      this.logger.warn(
+        {
+          event: 'redis.connect_failed',
+          url: this.displayUrl,
+          attempt,
+          retryInMs: delay,
+          reason: lastError,
+        },
+        'redis not reachable yet',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    throw new StartupError(
+      `Redis at ${this.displayUrl} is unreachable after ${timeoutMs}ms (STARTUP_TIMEOUT_MS): ${lastError}`,
+    );
+  }
+}

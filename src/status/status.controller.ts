@@ -1,0 +1,41 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { APP_CONFIG, type AppConfig } from '../config';
+import { StreamMetrics } from '../metrics/stream-metrics';
+import { SupervisorService } from '../supervisor/supervisor.service';
+
+const startedAt = Date.now();
+
+/** GET /status: the live view an operator (or `printery-workers status --url`) reads. */
+@Controller('status')
+export class StatusController {
+  constructor(
+    private readonly supervisor: SupervisorService,
+    private readonly streams: StreamMetrics,
+    private readonly lifecycle: ProcessLifecycle,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get()
+  async status() {
+    let streams: unknown;
+    let streamsError: string | undefined;
+    try {
+      streams = await this.streams.stats();
+    } catch (error) {
+      streamsError = (error as Error).message;
+    }
+    return {
+      service: 'printery-workers',
+      environment: this.config.environment,
+      mode: this.config.supervisor.supervised ? 'supervised' : 'standalone',
+      pid: process.pid,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      shuttingDown: this.lifecycle.shuttingDown,
+      ready: this.supervisor.isReady(),
+      workers: this.supervisor.getStatus(),
+      streams: streams ?? [],
+      ...(streamsError ? { streamsError } : {}),
+    };
+  }
+}

@@ -1,0 +1,67 @@
+import type { WorkerName } from '../config/worker-names';
+
+/** Snapshot a worker gives of itself; cheap and synchronous. */
+export interface WorkerProbe {
+  /** False when the run loop died, the read loop hangs, a handler overran its timeout or Redis is down. */
+  healthy: boolean;
+  /** Why it is unhealthy; human-readable, free of secrets. */
+  reason?: string;
+  /** Epoch ms of the read loop's last poll of Redis; undefined before the first. */
+  lastLoopAt?: number;
+  /** Entries being handled now. */
+  inFlight: number;
+  /** Counters since the process started (they survive restarts). */
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  /** Extra indicator fields for /health (pending, lagMs…). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The contract between a worker and the SupervisorService. A worker is a Nest
+ * singleton: after `stop()` has resolved, `start()` may be called again and
+ * must start afresh (that is how the supervisor restarts it).
+ */
+export interface WorkerLifecycle {
+  readonly name: WorkerName;
+  /** Workers that must report ready before this one starts. */
+  readonly dependsOn: readonly WorkerName[];
+
+  /**
+   * Starts consuming. Resolves once the worker is ready (groups exist, first
+   * read issued); rejects when it cannot start. A second call while running
+   * rejects. `onFailure` is called at most once per start, when the run loop
+   * dies on its own afterwards.
+   */
+  start(onFailure: (error: Error) => void): Promise<void>;
+
+  /**
+   * Stops reading at once, lets in-flight handlers finish until `deadline`
+   * (epoch ms), commits what finished and leaves the rest pending. Idempotent:
+   * a second call returns the same promise. Resolves by the deadline.
+   */
+  stop(deadline: number): Promise<void>;
+
+  health(): WorkerProbe;
+}
+
+export type WorkerState = 'starting' | 'running' | 'restarting' | 'draining' | 'stopped' | 'failed';
+
+/** One worker's line in `/status` and `printery-workers status --url`. */
+export interface WorkerStatus {
+  name: WorkerName;
+  state: WorkerState;
+  healthy: boolean;
+  restarts: number;
+  uptimeSeconds: number;
+  lastError: string | null;
+  inFlight: number;
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  lastLoopAt: string | null;
+}
+
+/** Injection token of the ordered list of worker providers. */
+export const WORKERS = Symbol('WORKERS');

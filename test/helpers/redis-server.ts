@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+
+/** A free TCP port on loopback, chosen by the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') {
+          resolve(address.port);
+        } else {
+          reject(new Error('no port'));
+        }
+      });
+    });
+  });
+}
+
+export interface RedisServerOptions {
+  /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
+  args?: string[];
+  password?: string;
+}
+
+/**
+ * A real redis-server owned by one test file, on a free loopback port, with
+ * its own data folder, so tests can stop, kill and restart it to test faults
+ * without touching any shared instance.
+ */
+export class RedisServer {
+  private process: ChildProcess | undefined;
+  readonly dir = mkdtempSync(join(tmpdir(), 'printery-redis-'));
+
+  private constructor(
+    readonly port: number,
+    private readonly options: RedisServerOptions,
+  ) {}
+
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), options);
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    const auth = this.options.password ? `:${this.options.password}@` : '';
+    return `redis://${auth}127.0.0.1:${this.port}`;
+  }
+
+  /** A client for assertions; the caller quits it. */
+  client(): Redis {
+    return new Redis(this.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  }
+
+  async start(): Promise<void> {
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      '--loglevel',
+      'warning',
+      ...(this.options.password ? ['--requirepass', this.options.password] : []),
+      ...(this.options.args ?? []),
+    ];
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.process = child;
+    await this.waitUntil(async () => {
+      const probe = new Redis(this.url, {
+        lazyConnect: true,
+        retryStrategy: () => null,
+        maxRetriesPerRequest: 0,
+      });
+      try {
+        await probe.connect();
+        await probe.ping();
+        return true;
+      } catch {
+        return false;
+      } finally {
+        probe.disconnect();
+      }
+    }, 'redis-server did not start');
+  }
+
+  /** Graceful stop (SHUTDOWN semantics via SIGTERM). */
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  /** Abrupt death, as a crashed or OOM-killed server. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
+  }
+
+  private async waitUntil(check: () => Promise<boolean>, message: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (await check()) {
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(message);
+  }
+}
