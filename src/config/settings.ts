@@ -3,6 +3,7 @@ import { parseDuration } from './duration';
 import { LOG_LEVELS, RUNTIME_ENVIRONMENTS } from './app-config';
 import { WORKER_NAMES, isWorkerName } from './worker-names';
 import { redactText } from '../logging/redact';
+import { allowListProblems } from '../workers/shared/host-allow-list';
 
 /** Result of parsing one raw setting value. */
 export type Parsed = { ok: true; value: unknown } | { ok: false; expected: string };
@@ -92,6 +93,16 @@ function toList(raw: unknown): string[] | undefined {
 const stringList = (raw: unknown): Parsed => {
   const list = toList(raw);
   return list ? ok(list) : bad('a comma-separated list');
+};
+
+const hostPatternList = (raw: unknown): Parsed => {
+  const list = toList(raw);
+  const problems = list ? allowListProblems(list) : [];
+  return list && problems.length === 0
+    ? ok(list)
+    : bad(
+        `a comma list of hosts, *.suffix patterns, IP addresses or CIDR ranges${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`,
+      );
 };
 
 const httpUrlList = (raw: unknown): Parsed => {
@@ -287,13 +298,13 @@ const VALIDATION: SettingDef[] = [
     path: 'validation.healthCheckAllowedHosts',
     env: 'HEALTHCHECK_ALLOWED_HOSTS',
     default: [],
-    parse: stringList,
+    parse: hostPatternList,
   },
   {
     path: 'validation.notifyAllowedHosts',
     env: 'NOTIFY_ALLOWED_HOSTS',
     default: [],
-    parse: stringList,
+    parse: hostPatternList,
   },
   {
     path: 'validation.healthCheck.maxAttempts',
