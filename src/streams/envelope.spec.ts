@@ -1,0 +1,183 @@
+import { InvalidEntryError } from '../errors/invalid-entry.error';
+import { buildOutputEnvelope, encodeEnvelope, entryBytes, parseEnvelope } from './envelope';
+
+const MAX = 65_536;
+
+function reasonOf(fields: string[], max = MAX): string {
+  try {
+    parseEnvelope(fields, max);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidEntryError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the entry to be rejected');
+}
+
+describe('parseEnvelope', () => {
+  it('reads a minimal entry and fills the CloudEvents defaults', () => {
+    const envelope = parseEnvelope(
+      ['id', 'e1', 'type', 'deployment:started', 'data', '{"a":1}'],
+      MAX,
+    );
+    expect(envelope).toEqual({
+      specversion: '1.0',
+      id: 'e1',
+      type: 'deployment:started',
+      datacontenttype: 'application/json',
+      data: { a: 1 },
+    });
+  });
+
+  it('keeps the optional attributes it is given', () => {
+    const envelope = parseEnvelope(
+      [
+        'specversion',
+        '1.0',
+        'id',
+        'e1',
+        'type',
+        't',
+        'source',
+        'orchestrator',
+        'subject',
+        'dep-1',
+        'time',
+        '2026-01-01T00:00:00Z',
+        'data',
+        'null',
+        'causationid',
+        'c0',
+        'traceparent',
+        '00-abc-def-01',
+      ],
+      MAX,
+    );
+    expect(envelope).toMatchObject({
+      source: 'orchestrator',
+      subject: 'dep-1',
+      time: '2026-01-01T00:00:00Z',
+      causationid: 'c0',
+      traceparent: '00-abc-def-01',
+      data: null,
+    });
+  });
+
+  it('names every missing required field', () => {
+    expect(reasonOf(['source', 'x'])).toBe('missing required fields: id, type, data');
+    expect(reasonOf(['id', 'e1', 'type', 't'])).toBe('missing required field: data');
+  });
+
+  it('rejects data that is not JSON', () => {
+    expect(reasonOf(['id', 'e1', 'type', 't', 'data', '{oops'])).toBe('data is not valid JSON');
+  });
+
+  it('rejects an entry over the size limit, saying how big it is', () => {
+    const fields = ['id', 'e1', 'type', 't', 'data', JSON.stringify('x'.repeat(400))];
+    expect(reasonOf(fields, 300)).toBe(
+      `entry is ${entryBytes(fields)} bytes, over MAX_EVENT_BYTES (300)`,
+    );
+  });
+
+  it('counts multi-byte characters as bytes', () => {
+    expect(entryBytes(['é'])).toBe(2);
+  });
+
+  it('rejects an odd field list and an unknown specversion', () => {
+    expect(reasonOf(['id'])).toBe('entry has an odd number of fields');
+    expect(reasonOf(['specversion', '0.3', 'id', 'e', 'type', 't', 'data', '1'])).toMatch(
+      /unsupported specversion/,
+    );
+  });
+});
+
+describe('encodeEnvelope', () => {
+  it('writes the attributes in a fixed order, data as JSON, absent ones left out', () => {
+    expect(
+      encodeEnvelope({
+        specversion: '1.0',
+        id: 'e1',
+        type: 't',
+        datacontenttype: 'application/json',
+        data: { ok: true },
+      }),
+    ).toEqual([
+      'specversion',
+      '1.0',
+      'id',
+      'e1',
+      'type',
+      't',
+      'datacontenttype',
+      'application/json',
+      'data',
+      '{"ok":true}',
+    ]);
+  });
+
+  it('round-trips through parseEnvelope', () => {
+    const envelope = buildOutputEnvelope(
+      { type: 'validation:completed', data: { valid: true } },
+      {
+        worker: 'validator',
+        cause: parseEnvelope(['id', 'in-1', 'type', 't', 'subject', 'dep-9', 'data', '{}'], MAX),
+      },
+    );
+    expect(parseEnvelope(encodeEnvelope(envelope), MAX)).toEqual(envelope);
+  });
+});
+
+describe('buildOutputEnvelope', () => {
+  const cause = parseEnvelope(
+    [
+      'id',
+      'in-1',
+      'type',
+      'deployment:started',
+      'subject',
+      'dep-1',
+      'traceparent',
+      'tp',
+      'data',
+      '{}',
+    ],
+    MAX,
+  );
+  const now = new Date('2026-02-03T04:05:06.000Z');
+
+  it('gives the output a new UUID, its source, time, causation and the trace context', () => {
+    const out = buildOutputEnvelope(
+      { type: 'validation:completed', data: { x: 1 } },
+      { worker: 'validator', cause, now },
+    );
+    expect(out.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(out).toMatchObject({
+      specversion: '1.0',
+      type: 'validation:completed',
+      source: 'printery/validator',
+      subject: 'dep-1',
+      time: '2026-02-03T04:05:06.000Z',
+      datacontenttype: 'application/json',
+      data: { x: 1 },
+      causationid: 'in-1',
+      traceparent: 'tp',
+    });
+  });
+
+  it('uses the subject the handler gives over the input one', () => {
+    const out = buildOutputEnvelope(
+      { type: 't', data: null, subject: 'other' },
+      { worker: 'notifier', cause, now },
+    );
+    expect(out.subject).toBe('other');
+  });
+
+  it('leaves traceparent and subject out when the input has none', () => {
+    const bare = parseEnvelope(['id', 'in-2', 'type', 't', 'data', '1'], MAX);
+    const out = buildOutputEnvelope({ type: 't', data: 1 }, { worker: 'health', cause: bare, now });
+    expect(out).not.toHaveProperty('traceparent');
+    expect(out).not.toHaveProperty('subject');
+    expect(out.id).not.toBe(
+      buildOutputEnvelope({ type: 't', data: 1 }, { worker: 'health', cause: bare, now }).id,
+    );
+  });
+});

@@ -1,0 +1,102 @@
+import type Redis from 'ioredis';
+
+/** The connection dropped while a command was in flight: it may or may not have been applied. */
+export class ConnectionLostError extends Error {
+  override readonly name = 'ConnectionLostError';
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Waits until the connection is ready (ioredis keeps reconnecting on its own). */
+export function waitReady(connection: Redis, signal: AbortSignal): Promise<void> {
+  if (connection.status === 'ready') {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const cleanup = (): void => {
+      connection.off('ready', onReady);
+      connection.off('end', onEnd);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onReady = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onEnd = (): void => {
+      cleanup();
+      reject(new ConnectionLostError('connection closed for good'));
+    };
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal.reason as Error);
+    };
+    connection.on('ready', onReady);
+    connection.once('end', onEnd);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Settles with the command's reply, or rejects with ConnectionLostError when
+ * the connection closes (or `timeoutMs` passes) first.
+ *
+ * Why: our connections run with `autoResendUnfulfilledCommands: false`, so
+ * ioredis silently drops a command that was on the wire when the socket
+ * closed; its promise would otherwise never settle.
+ */
+export function guard<T>(connection: Redis, command: Promise<T>, timeoutMs: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onClose = (): void => {
+      cleanup();
+      reject(new ConnectionLostError('connection closed while a command was in flight'));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new ConnectionLostError(`no reply within ${timeoutMs}ms`));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      connection.off('close', onClose);
+    };
+    connection.once('close', onClose);
+    command.then(
+      (value) => {
+        cleanup();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cleanup();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+export function isNoGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOGROUP');
+}
+
+export function isBusyGroupError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('BUSYGROUP');
+}

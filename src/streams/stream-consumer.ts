@@ -1,0 +1,1108 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ChainableCommander, default as Redis, RedisOptions } from 'ioredis';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { InvalidEntryError } from '../errors/invalid-entry.error';
+import { redactText } from '../logging/redact';
+import { reconnectDelay } from '../redis/redis-options';
+import { type DeadLetterReason, encodeDeadLetter } from './dead-letter';
+import { buildOutputEnvelope, entryBytes, encodeEnvelope, parseEnvelope } from './envelope';
+import type { ConsumerSpec, InboundMessage } from './handler';
+import {
+  ConnectionLostError,
+  guard,
+  isBusyGroupError,
+  isNoGroupError,
+  sleep,
+  waitReady,
+} from './redis-wait';
+import { compareStreamIds } from './stream-ids';
+import type { EventType } from './topology';
+import { StreamTopology } from './topology';
+
+/** Settings the runtime reads from AppConfig (`streams.*` and the hang bound). */
+export interface ConsumerSettings {
+  prefix: string;
+  registryPrefix: string;
+  groupStartId: string;
+  maxLen: number;
+  maxDeliveries: number;
+  claimIdleMs: number;
+  maxEventBytes: number;
+  blockMs: number;
+  /** A read loop that has not polled for this long is reported hung. */
+  hangThresholdMs: number;
+}
+
+/** The SPEC §6 metrics the runtime feeds, labelled by worker. */
+export interface ConsumerMetrics {
+  processed: Counter;
+  processingSeconds: Histogram;
+  inFlight: Gauge;
+  deadLetters: Counter;
+  errors: Counter;
+}
+
+/** Cumulative per-worker counters. Owned by the worker so they outlive one consumer. */
+export interface WorkerCounters {
+  processed: number;
+  failed: number;
+  deadLettered: number;
+}
+
+/** Structured logger: fields first, constant message (PinoLogger and pino both fit). */
+export interface ConsumerLogger {
+  debug(fields: object, message: string): void;
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** Opens a new, lazily connecting Redis connection (RedisService.createConnection). */
+export type ConnectionFactory = (name: string, overrides: RedisOptions) => Redis;
+
+export interface StreamConsumerOptions {
+  spec: ConsumerSpec;
+  settings: ConsumerSettings;
+  connect: ConnectionFactory;
+  metrics: ConsumerMetrics;
+  logger: ConsumerLogger;
+  counters: WorkerCounters;
+  /** Name within the group; defaults to `<host>:<pid>:<random>`, unique per start. */
+  consumerName?: string;
+}
+
+/** What the consumer says about itself; the worker adds its counters. */
+export interface ConsumerHealth {
+  healthy: boolean;
+  reason?: string;
+  lastLoopAt?: number;
+  inFlight: number;
+  details: Record<string, unknown>;
+}
+
+/** A handler did not settle within the worker's `handlerTimeoutMs`. */
+export class HandlerTimeoutError extends Error {
+  override readonly name = 'HandlerTimeoutError';
+}
+
+/** The consumer is stopping and its drain deadline has passed. */
+class StopDeadlineError extends Error {
+  override readonly name = 'StopDeadlineError';
+}
+
+interface Task {
+  stream: string;
+  eventType: EventType;
+  entryId: string;
+  fields: string[];
+  deliveryCount: number;
+  /** performance.now() when read or claimed. */
+  receivedAt: number;
+  /** Date.now() when the handler started, for the claim keep-alive. */
+  handlerStartedAt: number | undefined;
+  handlerRunning: boolean;
+  timedOut: boolean;
+  controller: AbortController;
+}
+
+type RawEntry = [id: string, fields: string[] | null];
+
+/** How long one non-blocking command may take before the connection is presumed dead. */
+const COMMAND_TIMEOUT_MS = 10_000;
+/** A blocking read is given this much longer than its BLOCK before it is presumed lost. */
+const READ_GRACE_MS = 5_000;
+
+/**
+ * A reliable consumer of one worker's stream(s) in one consumer group
+ * (SPEC §2, §4). One instance per worker start; `stop()` ends it for good.
+ *
+ * Guarantees, and how:
+ * - At-least-once: an entry is acknowledged only in the same MULTI that
+ *   writes its outputs (or its dead letter). Nothing is acked before that.
+ * - Concurrency is a hard bound: reads and claims ask for at most the free
+ *   slots, and a slot is released only when the handler has settled, even
+ *   past its timeout.
+ * - Redelivery: every consumer runs XAUTOCLAIM (min idle CLAIM_IDLE_MS) from
+ *   its read loop, so claims never race the read for slots. Delivery counts
+ *   come from Redis, so MAX_DELIVERIES holds across restarts.
+ * - Long handlers re-claim their entries to themselves (XCLAIM … JUSTID)
+ *   every third of CLAIM_IDLE_MS so no peer steals them.
+ * - Redis loss: both connections run with `autoResendUnfulfilledCommands:
+ *   false` (a re-sent XREADGROUP can hang forever, a re-sent MULTI would
+ *   commit twice). A read interrupted by a disconnect is simply issued again
+ *   once ready; a commit whose reply was lost is checked with XPENDING before
+ *   any retry — MULTI is atomic, so an entry no longer pending was committed.
+ */
+export class StreamConsumer {
+  readonly consumerName: string;
+  private readonly spec: ConsumerSpec;
+  private readonly settings: ConsumerSettings;
+  private readonly topology: StreamTopology;
+  private readonly log: ConsumerLogger;
+  private readonly labels: { worker: string };
+  private blocking: Redis | undefined;
+  private commands: Redis | undefined;
+  private readonly tasks = new Map<string, Task>();
+  /** Highest id acked per stream by this consumer: where a lost group is recreated from. */
+  private readonly lastCommitted = new Map<string, string>();
+  private readonly claimCursor = new Map<string, string>();
+  private readonly loopAbort = new AbortController();
+  /** Aborted at the stop deadline: commit retries and waits give up, handlers are told to stop. */
+  private readonly drainAbort = new AbortController();
+  private slotWaiters: Array<() => void> = [];
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private runLoop: Promise<void> | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private loopError: Error | undefined;
+  private startedAt = 0;
+  private lastLoopAt: number | undefined;
+  private nextClaimAt = 0;
+  private readRotation = 0;
+
+  constructor(private readonly options: StreamConsumerOptions) {
+    this.spec = options.spec;
+    this.settings = options.settings;
+    this.topology = new StreamTopology(options.settings.prefix, options.settings.registryPrefix);
+    this.log = options.logger;
+    this.labels = { worker: options.spec.worker };
+    this.consumerName =
+      options.consumerName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    if (this.spec.streams.length === 0) {
+      throw new Error(`worker ${this.spec.worker} reads no stream`);
+    }
+    if (this.spec.concurrency < 1) {
+      throw new Error(`worker ${this.spec.worker} needs a concurrency of at least 1`);
+    }
+  }
+
+  /**
+   * Connects, makes sure this worker's groups exist and starts the read loop.
+   * Resolves once reading has begun; rejects when Redis cannot be reached.
+   * `onFailure` is called at most once, if the read loop dies on its own.
+   */
+  async start(onFailure: (error: Error) => void): Promise<void> {
+    if (this.started) {
+      throw new Error(`consumer of ${this.spec.worker} already started`);
+    }
+    this.started = true;
+    this.startedAt = Date.now();
+    const worker = this.spec.worker;
+    const common: RedisOptions = {
+      autoResendUnfulfilledCommands: false,
+      // Commands are only written while connected; anything queued offline
+      // could be sent later, after we have already given up on it.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: null,
+    };
+    this.blocking = this.options.connect(`printery:${worker}:read`, common);
+    this.commands = this.options.connect(`printery:${worker}:commit`, common);
+    // One 'close' listener per in-flight command (see guard()); the bound is concurrency.
+    this.blocking.setMaxListeners(0);
+    this.commands.setMaxListeners(0);
+    try {
+      await Promise.all([this.blocking.connect(), this.commands.connect()]);
+      for (const { stream } of this.spec.streams) {
+        await this.createGroup(stream, this.settings.groupStartId);
+      }
+    } catch (error) {
+      this.blocking.disconnect();
+      this.commands.disconnect();
+      throw error;
+    }
+    this.keepAliveTimer = setInterval(() => void this.keepAlive(), this.keepAliveIntervalMs);
+    this.keepAliveTimer.unref();
+    this.runLoop = this.readLoop().catch((error: unknown) => {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.loopError = failure;
+      this.log.error(
+        { event: 'consumer.loop_died', worker, err: failure },
+        'stream read loop stopped unexpectedly',
+      );
+      this.options.metrics.errors.inc({ ...this.labels, kind: 'loop' });
+      onFailure(failure);
+    });
+    this.log.info(
+      {
+        event: 'consumer.started',
+        worker,
+        consumer: this.consumerName,
+        group: this.spec.group,
+        streams: this.spec.streams.map((s) => s.stream),
+        concurrency: this.spec.concurrency,
+      },
+      'stream consumer started',
+    );
+  }
+
+  /**
+   * Stops reading at once, lets in-flight handlers finish until `deadline`
+   * (epoch ms), commits what finished and leaves the rest pending for another
+   * consumer. Idempotent: every call returns the same promise.
+   */
+  stop(deadline: number): Promise<void> {
+    this.stopping ??= this.drain(deadline);
+    return this.stopping;
+  }
+
+  health(): ConsumerHealth {
+    const now = Date.now();
+    const inFlight = this.tasks.size;
+    const overdue = [...this.tasks.values()].filter((t) => t.timedOut).length;
+    const details = { consumer: this.consumerName, overdueHandlers: overdue };
+    const base = { lastLoopAt: this.lastLoopAt, inFlight, details };
+    let reason: string | undefined;
+    if (!this.started) {
+      reason = 'not started';
+    } else if (this.loopError) {
+      reason = `read loop died: ${redactText(this.loopError.message)}`;
+    } else if (this.stopping) {
+      reason = 'stopping';
+    } else if (this.blocking?.status !== 'ready' || this.commands?.status !== 'ready') {
+      reason = 'redis connection down';
+    } else if (now - (this.lastLoopAt ?? this.startedAt) > this.settings.hangThresholdMs) {
+      reason = `read loop has not polled for ${now - (this.lastLoopAt ?? this.startedAt)}ms`;
+    } else if (overdue > 0) {
+      reason = `${overdue} handler(s) exceeded the ${this.spec.handlerTimeoutMs}ms timeout`;
+    }
+    return reason ? { healthy: false, reason, ...base } : { healthy: true, ...base };
+  }
+
+  private get keepAliveIntervalMs(): number {
+    return Math.max(50, Math.floor(this.settings.claimIdleMs / 3));
+  }
+
+  private get claimIntervalMs(): number {
+    return Math.max(50, Math.floor(this.settings.claimIdleMs / 2));
+  }
+
+  private get freeSlots(): number {
+    return this.spec.concurrency - this.tasks.size;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Reads and claims until stopped. Errors are caught, counted and retried
+   * with an abortable backoff; only a bug escapes (and fails the worker).
+   */
+  private async readLoop(): Promise<void> {
+    const signal = this.loopAbort.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        await waitReady(this.blocking as Redis, signal);
+        if (Date.now() >= this.nextClaimAt && this.freeSlots > 0) {
+          await this.claimIdle();
+          this.nextClaimAt = Date.now() + this.claimIntervalMs;
+        }
+        if (this.freeSlots <= 0) {
+          await this.waitForSlot(Math.min(this.settings.blockMs, this.claimIntervalMs));
+          this.lastLoopAt = Date.now();
+          continue;
+        }
+        await this.readNew();
+        this.lastLoopAt = Date.now();
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) {
+          break;
+        }
+        failures += 1;
+        await this.onLoopError(error, failures);
+      }
+    }
+  }
+
+  private async onLoopError(error: unknown, failures: number): Promise<void> {
+    const worker = this.spec.worker;
+    if (isNoGroupError(error)) {
+      await this.recreateGroups();
+    } else if (error instanceof ConnectionLostError) {
+      this.log.debug({ event: 'consumer.read_interrupted', worker }, 'read interrupted');
+    } else {
+      this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });
+      this.log.warn({ event: 'consumer.read_failed', worker, err: error }, 'stream read failed');
+    }
+    // The first retry after a disconnect waits for 'ready' anyway; repeated
+    // failures back off so a persistent error (NOGROUP again, ACL) never spins.
+    try {
+      await sleep(failures <= 1 ? 0 : reconnectDelay(failures), this.loopAbort.signal);
+    } catch {
+      // Stop requested while backing off.
+    }
+  }
+
+  private async readNew(): Promise<void> {
+    const blocking = this.blocking as Redis;
+    const blockMs = Math.max(1, Math.min(this.settings.blockMs, this.nextClaimAt - Date.now()));
+    // COUNT applies per stream: read at most `free` streams with COUNT free/k
+    // each so the total stays within the free slots, rotating which streams
+    // come first so none starves when slots are scarce.
+    const free = this.freeSlots;
+    const all = this.spec.streams.map((s) => s.stream);
+    const k = Math.min(all.length, free);
+    const offset = this.readRotation++ % all.length;
+    const streams = [...all.slice(offset), ...all.slice(0, offset)].slice(0, k);
+    const count = Math.floor(free / k);
+    const reply = await guard(
+      blocking,
+      blocking.call(
+        'XREADGROUP',
+        'GROUP',
+        this.spec.group,
+        this.consumerName,
+        'COUNT',
+        String(count),
+        'BLOCK',
+        String(blockMs),
+        'STREAMS',
+        ...streams,
+        ...streams.map(() => '>'),
+      ),
+      blockMs + READ_GRACE_MS,
+    ).catch((error: unknown) => {
+      if (
+        error instanceof ConnectionLostError &&
+        blocking.status === 'ready' &&
+        !this.loopAbort.signal.aborted
+      ) {
+        // No reply although the socket looks fine: a half-open connection.
+        // Reconnect; the lost read's entries (if any) are reclaimed when idle.
+        blocking.disconnect(true);
+      }
+      throw error;
+    });
+    if (!Array.isArray(reply)) {
+      return;
+    }
+    for (const [stream, entries] of reply as Array<[string, RawEntry[]]>) {
+      const source = this.spec.streams.find((s) => s.stream === stream);
+      if (!source) {
+        continue;
+      }
+      for (const [entryId, fields] of entries) {
+        // XREADGROUP '>' is always a first delivery.
+        this.dispatch(source.stream, source.eventType, entryId, fields ?? [], 1);
+      }
+    }
+  }
+
+  /** XAUTOCLAIM entries idle for CLAIM_IDLE_MS, up to the free slots. */
+  private async claimIdle(): Promise<void> {
+    const commands = this.commands as Redis;
+    for (const { stream, eventType } of this.spec.streams) {
+      const free = this.freeSlots;
+      if (free <= 0) {
+        return;
+      }
+      let reply: unknown;
+      try {
+        reply = await guard(
+          commands,
+          commands.call(
+            'XAUTOCLAIM',
+            stream,
+            this.spec.group,
+            this.consumerName,
+            String(this.settings.claimIdleMs),
+            this.claimCursor.get(stream) ?? '0-0',
+            'COUNT',
+            String(free),
+          ),
+          COMMAND_TIMEOUT_MS,
+        );
+      } catch (error) {
+        if (isNoGroupError(error)) {
+          throw error;
+        }
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });
+        this.log.warn(
+          { event: 'consumer.claim_failed', worker: this.spec.worker, stream, err: error },
+          'XAUTOCLAIM failed',
+        );
+        continue;
+      }
+      const [cursor, entries, deletedIds] = reply as [string, RawEntry[], string[] | undefined];
+      this.claimCursor.set(stream, cursor);
+      // Redis 7 lists entries deleted while pending separately; 6.2 returns them with nil fields.
+      const deleted = [
+        ...(deletedIds ?? []),
+        ...entries.filter(([, f]) => f === null).map(([id]) => id),
+      ];
+      const live = entries.filter(
+        (entry): entry is [string, string[]] =>
+          entry[1] !== null && !this.tasks.has(taskKey(stream, entry[0])),
+      );
+      if (deleted.length > 0) {
+        await this.ackDeleted(stream, deleted);
+      }
+      if (live.length === 0) {
+        continue;
+      }
+      const counts = await this.deliveryCounts(
+        stream,
+        live.map(([id]) => id),
+      );
+      for (const [entryId, fields] of live) {
+        const deliveryCount = counts.get(entryId);
+        if (deliveryCount === undefined) {
+          // Acked by its previous owner between the claim and now.
+          continue;
+        }
+        this.log.info(
+          {
+            event: 'message.claimed',
+            worker: this.spec.worker,
+            stream,
+            entryId,
+            deliveryCount,
+            consumer: this.consumerName,
+          },
+          'idle entry claimed for redelivery',
+        );
+        this.dispatch(stream, eventType, entryId, fields, deliveryCount);
+      }
+    }
+  }
+
+  /** Delivery counts of our own pending entries, straight from the PEL. */
+  private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
+    const sorted = [...ids].sort(compareStreamIds);
+    const commands = this.commands as Redis;
+    const rows = (await guard(
+      commands,
+      commands.call(
+        'XPENDING',
+        stream,
+        this.spec.group,
+        sorted[0] as string,
+        sorted[sorted.length - 1] as string,
+        String(ids.length + this.tasks.size + 10),
+        this.consumerName,
+      ),
+      COMMAND_TIMEOUT_MS,
+    )) as Array<[string, string, number, number]>;
+    return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
+  }
+
+  /** Entries deleted from the stream while pending can never be handled: ack and count them. */
+  private async ackDeleted(stream: string, ids: string[]): Promise<void> {
+    const commands = this.commands as Redis;
+    await guard(commands, commands.xack(stream, this.spec.group, ...ids), COMMAND_TIMEOUT_MS);
+    for (const entryId of ids) {
+      this.options.counters.deadLettered += 1;
+      this.options.metrics.deadLetters.inc({ ...this.labels, reason: 'deleted' });
+      this.options.metrics.processed.inc({ ...this.labels, outcome: 'dead_letter' });
+      this.log.warn(
+        { event: 'message.deleted_while_pending', worker: this.spec.worker, stream, entryId },
+        'pending entry was deleted from the stream; acknowledged',
+      );
+    }
+  }
+
+  private waitForSlot(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.loopAbort.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.slotWaiters.push(done);
+      this.loopAbort.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private releaseSlot(): void {
+    const waiters = this.slotWaiters;
+    this.slotWaiters = [];
+    for (const wake of waiters) {
+      wake();
+    }
+  }
+
+  // -------------------------------------------------------------- handling
+
+  private dispatch(
+    stream: string,
+    eventType: EventType,
+    entryId: string,
+    fields: string[],
+    deliveryCount: number,
+  ): void {
+    const key = taskKey(stream, entryId);
+    if (this.tasks.has(key)) {
+      // Already being handled here (e.g. re-read after a group recreation).
+      return;
+    }
+    const task: Task = {
+      stream,
+      eventType,
+      entryId,
+      fields,
+      deliveryCount,
+      receivedAt: performance.now(),
+      handlerStartedAt: undefined,
+      handlerRunning: false,
+      timedOut: false,
+      controller: new AbortController(),
+    };
+    this.tasks.set(key, task);
+    this.options.metrics.inFlight.set(this.labels, this.tasks.size);
+    void this.process(task)
+      .catch((error: unknown) => {
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'internal' });
+        this.log.error(
+          {
+            event: 'message.process_failed',
+            worker: this.spec.worker,
+            stream,
+            entryId,
+            err: error,
+          },
+          'entry processing failed unexpectedly; it stays pending',
+        );
+      })
+      .finally(() => {
+        this.tasks.delete(key);
+        this.options.metrics.inFlight.set(this.labels, this.tasks.size);
+        this.releaseSlot();
+      });
+  }
+
+  private async process(task: Task): Promise<void> {
+    let envelope;
+    try {
+      envelope = parseEnvelope(task.fields, this.settings.maxEventBytes);
+    } catch (error) {
+      await this.deadLetter(task, 'malformed', errorText(error));
+      return;
+    }
+    if (task.deliveryCount > this.settings.maxDeliveries) {
+      // Earlier deliveries never reported back (their consumer died mid-handler).
+      await this.deadLetter(
+        task,
+        'max_deliveries',
+        `delivered ${task.deliveryCount} times without completing (MAX_DELIVERIES ${this.settings.maxDeliveries})`,
+      );
+      return;
+    }
+    const message: InboundMessage = {
+      stream: task.stream,
+      entryId: task.entryId,
+      eventType: task.eventType,
+      envelope,
+      deliveryCount: task.deliveryCount,
+      signal: task.controller.signal,
+    };
+    let result;
+    try {
+      result = await this.runHandler(task, message);
+    } catch (error) {
+      await this.onHandlerError(task, error);
+      return;
+    }
+    if (result.outcome === 'skipped') {
+      if (await this.commit(task, () => undefined)) {
+        this.finish(task, 'skipped');
+      }
+      return;
+    }
+    const outputs: Array<{ stream: string; fields: string[] }> = [];
+    for (const output of result.outputs) {
+      const fields = encodeEnvelope(
+        buildOutputEnvelope(output, { worker: this.spec.worker, cause: envelope }),
+      );
+      const size = entryBytes(fields);
+      if (size > this.settings.maxEventBytes) {
+        await this.deadLetter(
+          task,
+          'invalid',
+          `output ${output.type} is ${size} bytes, over MAX_EVENT_BYTES (${this.settings.maxEventBytes})`,
+        );
+        return;
+      }
+      outputs.push({ stream: this.topology.stream(output.type), fields });
+    }
+    const committed = await this.commit(task, (multi) => {
+      for (const output of outputs) {
+        this.addTo(multi, output.stream, output.fields);
+      }
+    });
+    if (committed) {
+      this.finish(task, 'ok');
+    }
+  }
+
+  /**
+   * Runs the handler under its timeout. On timeout the entry counts as failed
+   * at once, but its slot stays taken until the handler really settles, so
+   * concurrency stays a hard bound even with handlers that ignore the signal.
+   */
+  private async runHandler(task: Task, message: InboundMessage) {
+    task.handlerStartedAt = Date.now();
+    task.handlerRunning = true;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const running = Promise.resolve()
+      .then(() => this.spec.handler(message))
+      .finally(() => {
+        task.handlerRunning = false;
+        task.timedOut = false;
+      });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new HandlerTimeoutError(
+          `handler did not finish within ${this.spec.handlerTimeoutMs}ms`,
+        );
+        timedOut = true;
+        task.timedOut = true;
+        task.controller.abort(error);
+        reject(error);
+      }, this.spec.handlerTimeoutMs);
+    });
+    try {
+      return await Promise.race([running, timeout]);
+    } catch (error) {
+      if (timedOut) {
+        // Hold the slot until the handler gives up; its own result no longer matters.
+        await this.onHandlerError(task, error);
+        await running.catch(() => undefined);
+        throw new HandledError();
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async onHandlerError(task: Task, error: unknown): Promise<void> {
+    if (error instanceof HandledError) {
+      return;
+    }
+    if (this.drainAbort.signal.aborted) {
+      // Aborted by the stop deadline: not the entry's fault; it stays pending.
+      return;
+    }
+    const worker = this.spec.worker;
+    if (error instanceof InvalidEntryError) {
+      await this.deadLetter(task, 'invalid', errorText(error));
+      return;
+    }
+    const timedOut = error instanceof HandlerTimeoutError;
+    this.options.counters.failed += 1;
+    this.options.metrics.errors.inc({ ...this.labels, kind: timedOut ? 'timeout' : 'handler' });
+    if (task.deliveryCount >= this.settings.maxDeliveries) {
+      await this.deadLetter(task, 'max_deliveries', errorText(error));
+      return;
+    }
+    this.options.metrics.processed.inc({ ...this.labels, outcome: 'retry' });
+    this.log.warn(
+      {
+        event: timedOut ? 'message.timed_out' : 'message.failed',
+        worker,
+        stream: task.stream,
+        entryId: task.entryId,
+        deliveryCount: task.deliveryCount,
+        maxDeliveries: this.settings.maxDeliveries,
+        err: error,
+      },
+      'handler failed; entry stays pending for redelivery',
+    );
+  }
+
+  private finish(task: Task, outcome: 'ok' | 'skipped'): void {
+    this.options.counters.processed += 1;
+    this.options.metrics.processed.inc({ ...this.labels, outcome });
+    this.options.metrics.processingSeconds.observe(
+      this.labels,
+      (performance.now() - task.receivedAt) / 1000,
+    );
+    this.log.debug(
+      {
+        event: 'message.committed',
+        worker: this.spec.worker,
+        stream: task.stream,
+        entryId: task.entryId,
+        outcome,
+      },
+      'entry committed',
+    );
+  }
+
+  private async deadLetter(task: Task, reason: DeadLetterReason, error: string): Promise<void> {
+    const fields = encodeDeadLetter({
+      stream: task.stream,
+      id: task.entryId,
+      group: this.spec.group,
+      worker: this.spec.worker,
+      reason,
+      error: redactText(error),
+      deliveryCount: task.deliveryCount,
+      fields: task.fields,
+      time: new Date().toISOString(),
+    });
+    const committed = await this.commit(task, (multi) =>
+      this.addTo(multi, this.topology.deadLetterStream, fields),
+    );
+    if (!committed) {
+      return;
+    }
+    this.options.counters.deadLettered += 1;
+    this.options.metrics.deadLetters.inc({ ...this.labels, reason });
+    this.options.metrics.processed.inc({ ...this.labels, outcome: 'dead_letter' });
+    this.log.warn(
+      {
+        event: 'message.dead_lettered',
+        worker: this.spec.worker,
+        stream: task.stream,
+        entryId: task.entryId,
+        reason,
+        deliveryCount: task.deliveryCount,
+        error: redactText(error).slice(0, 200),
+      },
+      'entry moved to the dead-letter stream',
+    );
+  }
+
+  private addTo(multi: ChainableCommander, stream: string, fields: string[]): void {
+    if (this.settings.maxLen > 0) {
+      multi.xadd(stream, 'MAXLEN', '~', this.settings.maxLen, '*', ...fields);
+    } else {
+      multi.xadd(stream, '*', ...fields);
+    }
+  }
+
+  // ----------------------------------------------------------------- commit
+
+  /**
+   * Writes `writes` and the XACK of the entry in one MULTI. Retries until it
+   * is known to be applied, the entry was taken over by another consumer, or
+   * the stop deadline passes (then it stays pending). Never applies twice:
+   * after a lost reply it first asks XPENDING whether the entry is still ours.
+   */
+  private async commit(task: Task, writes: (multi: ChainableCommander) => void): Promise<boolean> {
+    const commands = this.commands as Redis;
+    const signal = this.drainAbort.signal;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await waitReady(commands, signal);
+        if (attempt > 1) {
+          const owner = await this.pendingOwner(task);
+          if (owner === undefined) {
+            // Not pending any more: the earlier attempt was applied (MULTI is atomic).
+            this.noteCommitted(task);
+            return true;
+          }
+          if (owner !== this.consumerName) {
+            this.log.warn(
+              {
+                event: 'message.commit_abandoned',
+                worker: this.spec.worker,
+                stream: task.stream,
+                entryId: task.entryId,
+                owner,
+              },
+              'entry was claimed by another consumer before it could be committed',
+            );
+            return false;
+          }
+        }
+        const multi = commands.multi();
+        writes(multi);
+        multi.xack(task.stream, this.spec.group, task.entryId);
+        const replies = await guard(commands, multi.exec(), COMMAND_TIMEOUT_MS);
+        if (replies === null) {
+          throw new ConnectionLostError('EXEC returned no reply');
+        }
+        const failed = replies.find(([error]) => error);
+        if (failed?.[0]) {
+          // A runtime error inside MULTI does not roll the rest back; it is a
+          // wiring bug (e.g. a key of the wrong type), not worth retrying.
+          this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
+          this.log.error(
+            {
+              event: 'message.commit_partial',
+              worker: this.spec.worker,
+              stream: task.stream,
+              entryId: task.entryId,
+              err: failed[0],
+            },
+            'a command inside the commit failed',
+          );
+        }
+        this.noteCommitted(task);
+        return true;
+      } catch (error) {
+        if (signal.aborted) {
+          this.log.warn(
+            {
+              event: 'message.commit_abandoned',
+              worker: this.spec.worker,
+              stream: task.stream,
+              entryId: task.entryId,
+            },
+            'stop deadline passed before the commit; entry stays pending',
+          );
+          return false;
+        }
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
+        this.log.warn(
+          {
+            event: 'message.commit_retry',
+            worker: this.spec.worker,
+            stream: task.stream,
+            entryId: task.entryId,
+            attempt,
+            err: error,
+          },
+          'commit failed; checking and retrying',
+        );
+        try {
+          await sleep(reconnectDelay(attempt), signal);
+        } catch {
+          // Deadline: the next iteration gives up.
+        }
+      }
+    }
+  }
+
+  /** Owner of the entry in the group's PEL, or undefined when it is no longer pending. */
+  private async pendingOwner(task: Task): Promise<string | undefined> {
+    const commands = this.commands as Redis;
+    const rows = (await guard(
+      commands,
+      commands.call('XPENDING', task.stream, this.spec.group, task.entryId, task.entryId, '1'),
+      COMMAND_TIMEOUT_MS,
+    )) as Array<[string, string, number, number]>;
+    return rows[0]?.[1];
+  }
+
+  private noteCommitted(task: Task): void {
+    const last = this.lastCommitted.get(task.stream);
+    if (last === undefined || compareStreamIds(task.entryId, last) > 0) {
+      this.lastCommitted.set(task.stream, task.entryId);
+    }
+  }
+
+  // ------------------------------------------------------- groups, liveness
+
+  private async createGroup(stream: string, fromId: string): Promise<boolean> {
+    const commands = this.commands as Redis;
+    try {
+      await guard(
+        commands,
+        commands.xgroup('CREATE', stream, this.spec.group, fromId, 'MKSTREAM'),
+        COMMAND_TIMEOUT_MS,
+      );
+      return true;
+    } catch (error) {
+      if (isBusyGroupError(error)) {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The group (or its stream) vanished under us: a FLUSHALL, XGROUP DESTROY or
+   * a restart without persistence. Recreate it from the last id we committed:
+   * `$` would drop what arrived meanwhile, `0` would replay everything.
+   */
+  private async recreateGroups(): Promise<void> {
+    for (const { stream } of this.spec.streams) {
+      const fromId = this.lastCommitted.get(stream) ?? this.settings.groupStartId;
+      try {
+        if (await this.createGroup(stream, fromId)) {
+          this.claimCursor.delete(stream);
+          this.log.warn(
+            {
+              event: 'group.recreated',
+              worker: this.spec.worker,
+              stream,
+              group: this.spec.group,
+              fromId,
+            },
+            'consumer group was missing; recreated from the last committed id',
+          );
+        }
+      } catch (error) {
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });
+        this.log.warn(
+          { event: 'group.recreate_failed', worker: this.spec.worker, stream, err: error },
+          'could not recreate the consumer group',
+        );
+      }
+    }
+  }
+
+  /**
+   * Resets the idle time of entries whose handler has run for a while, so
+   * XAUTOCLAIM elsewhere does not steal them. JUSTID leaves the delivery
+   * count alone. A timed-out handler is not kept alive: its entry is free to go.
+   */
+  private async keepAlive(): Promise<void> {
+    const commands = this.commands;
+    if (!commands || commands.status !== 'ready') {
+      return;
+    }
+    const threshold = Date.now() - this.keepAliveIntervalMs;
+    const byStream = new Map<string, string[]>();
+    for (const task of this.tasks.values()) {
+      if (
+        task.handlerRunning &&
+        !task.timedOut &&
+        task.handlerStartedAt !== undefined &&
+        task.handlerStartedAt <= threshold
+      ) {
+        byStream.set(task.stream, [...(byStream.get(task.stream) ?? []), task.entryId]);
+      }
+    }
+    for (const [stream, ids] of byStream) {
+      try {
+        await guard(
+          commands,
+          commands.call(
+            'XCLAIM',
+            stream,
+            this.spec.group,
+            this.consumerName,
+            '0',
+            ...ids,
+            'JUSTID',
+          ),
+          COMMAND_TIMEOUT_MS,
+        );
+      } catch (error) {
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });
+        this.log.debug(
+          { event: 'message.keepalive_failed', worker: this.spec.worker, stream, err: error },
+          'claim keep-alive failed',
+        );
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------- stop
+
+  private async drain(deadline: number): Promise<void> {
+    const worker = this.spec.worker;
+    const startedAt = Date.now();
+    this.loopAbort.abort(new Error('stopping'));
+    this.releaseSlot();
+    try {
+      // Unblocks a pending XREADGROUP at once; its 'close' ends the read.
+      this.blocking?.disconnect();
+    } catch {
+      // Already closed.
+    }
+    try {
+      await this.runLoop;
+    } catch {
+      // Logged by the loop itself.
+    }
+    const pending = [...this.tasks.values()];
+    if (pending.length > 0) {
+      this.log.info(
+        { event: 'consumer.draining', worker, inFlight: pending.length },
+        'waiting for in-flight handlers',
+      );
+      await this.waitForTasks(deadline);
+    }
+    const left = [...this.tasks.values()];
+    this.drainAbort.abort(new StopDeadlineError('stop deadline reached'));
+    for (const task of left) {
+      task.controller.abort(new StopDeadlineError('stop deadline reached'));
+    }
+    if (left.length > 0) {
+      this.log.warn(
+        {
+          event: 'consumer.drain_timeout',
+          worker,
+          leftPending: left.length,
+          entryIds: left.map((t) => t.entryId),
+        },
+        'stop deadline reached; unfinished entries stay pending for another consumer',
+      );
+    }
+    clearInterval(this.keepAliveTimer);
+    await this.closeCommands(left.length === 0);
+    this.options.metrics.inFlight.set(this.labels, 0);
+    this.log.info(
+      { event: 'consumer.stopped', worker, drainMs: Date.now() - startedAt },
+      'stream consumer stopped',
+    );
+  }
+
+  private async waitForTasks(deadline: number): Promise<void> {
+    while (this.tasks.size > 0) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, remaining);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.slotWaiters.push(done);
+      });
+    }
+  }
+
+  /**
+   * Removes this consumer from its groups when it owns nothing (so restarts do
+   * not pile up dead consumer names), then closes the command connection.
+   */
+  private async closeCommands(drained: boolean): Promise<void> {
+    const commands = this.commands;
+    if (!commands) {
+      return;
+    }
+    if (drained && commands.status === 'ready') {
+      for (const { stream } of this.spec.streams) {
+        try {
+          const summary = (await guard(
+            commands,
+            commands.call('XPENDING', stream, this.spec.group, '-', '+', '1', this.consumerName),
+            1000,
+          )) as unknown[];
+          if (summary.length === 0) {
+            // DELCONSUMER drops the consumer's pending entries too: only when there are none.
+            await guard(
+              commands,
+              commands.xgroup('DELCONSUMER', stream, this.spec.group, this.consumerName),
+              1000,
+            );
+          }
+        } catch {
+          // Best effort: a leftover idle consumer name is harmless.
+        }
+      }
+    }
+    try {
+      await guard(commands, commands.quit(), 1000);
+    } catch {
+      commands.disconnect();
+    }
+  }
+}
+
+/** Marks an error already handled by runHandler (timeout path). */
+class HandledError extends Error {
+  override readonly name = 'HandledError';
+}
+
+function taskKey(stream: string, entryId: string): string {
+  return `${stream}\u0000${entryId}`;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

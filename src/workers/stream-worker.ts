@@ -1,0 +1,106 @@
+import type { AppConfig, WorkerName } from '../config';
+import type { ConsumerSpec, HandlerResult, InboundMessage } from '../streams/handler';
+import type { StreamConsumer, WorkerCounters } from '../streams/stream-consumer';
+import type { StreamConsumerFactory } from '../streams/stream-consumer.factory';
+import { StreamTopology } from '../streams/topology';
+import type { WorkerLifecycle, WorkerProbe } from '../supervisor/worker-lifecycle';
+
+/**
+ * Base of the four workers: everything but the business logic. A subclass
+ * passes its name and dependencies to `super()` and implements `handle()`;
+ * the stream runtime reads, claims, retries, dead-letters, commits and
+ * drains around it (SPEC §2).
+ *
+ * ```ts
+ * @Injectable()
+ * export class ValidatorWorker extends StreamWorker {
+ *   constructor(factory: StreamConsumerFactory, @Inject(APP_CONFIG) config: AppConfig) {
+ *     super('validator', factory, config);
+ *   }
+ *   async handle(message: InboundMessage): Promise<HandlerResult> { … }
+ * }
+ * ```
+ *
+ * `handle()` returns the output events (published with the input's ack in
+ * one MULTI) or `{ outcome: 'skipped' }`; it throws `InvalidEntryError` for a
+ * poison entry and anything else for a retryable failure. It must honour
+ * `message.signal` (handler timeout, stop deadline).
+ */
+export abstract class StreamWorker implements WorkerLifecycle {
+  readonly dependsOn: readonly WorkerName[];
+  protected readonly topology: StreamTopology;
+  /** Since the process started; kept here so supervisor restarts do not reset them. */
+  private readonly counters: WorkerCounters = { processed: 0, failed: 0, deadLettered: 0 };
+  private consumer: StreamConsumer | undefined;
+  private stopPromise: Promise<void> | undefined;
+
+  protected constructor(
+    readonly name: WorkerName,
+    private readonly consumers: StreamConsumerFactory,
+    protected readonly config: AppConfig,
+  ) {
+    this.dependsOn = config.workers[name].dependsOn;
+    this.topology = new StreamTopology(config.streams.prefix, config.streams.registryPrefix);
+  }
+
+  /** Handles one entry; see the class comment for the contract. */
+  abstract handle(message: InboundMessage): Promise<HandlerResult>;
+
+  /** The streams this worker reads, in one group. Defaults to the SPEC §1 table. */
+  protected streams(): ConsumerSpec['streams'] {
+    return this.topology.readsOf(this.name).map(({ stream, eventType }) => ({ stream, eventType }));
+  }
+
+  async start(onFailure: (error: Error) => void): Promise<void> {
+    if (this.consumer && !this.stopped) {
+      throw new Error(`worker ${this.name} is already running`);
+    }
+    const settings = this.config.workers[this.name];
+    const consumer = this.consumers.create(
+      {
+        worker: this.name,
+        group: this.topology.group(this.name),
+        streams: this.streams(),
+        concurrency: settings.concurrency,
+        handlerTimeoutMs: settings.handlerTimeoutMs,
+        handler: (message) => this.handle(message),
+      },
+      this.counters,
+    );
+    this.consumer = consumer;
+    this.stopPromise = undefined;
+    try {
+      await consumer.start(onFailure);
+    } catch (error) {
+      // Release connections opened before the failure; a later start() begins afresh.
+      await consumer.stop(Date.now());
+      this.stopPromise = Promise.resolve();
+      throw error;
+    }
+  }
+
+  stop(deadline: number): Promise<void> {
+    this.stopPromise ??= this.consumer ? this.consumer.stop(deadline) : Promise.resolve();
+    return this.stopPromise;
+  }
+
+  health(): WorkerProbe {
+    const counters = { ...this.counters };
+    if (!this.consumer) {
+      return { healthy: false, reason: 'not started', inFlight: 0, ...counters };
+    }
+    const probe = this.consumer.health();
+    return {
+      healthy: probe.healthy,
+      ...(probe.reason !== undefined ? { reason: probe.reason } : {}),
+      ...(probe.lastLoopAt !== undefined ? { lastLoopAt: probe.lastLoopAt } : {}),
+      inFlight: probe.inFlight,
+      ...counters,
+      details: probe.details,
+    };
+  }
+
+  private get stopped(): boolean {
+    return this.stopPromise !== undefined;
+  }
+}
