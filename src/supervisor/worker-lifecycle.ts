@@ -40,6 +40,9 @@ export interface WorkerLifecycle {
    * Stops reading at once, lets in-flight handlers finish until `deadline`
    * (epoch ms), commits what finished and leaves the rest pending. Idempotent:
    * a second call returns the same promise. Resolves by the deadline.
+   * May be called while `start()` is still pending (shutdown during start,
+   * or a start timeout): the start must then be abandoned and the worker end
+   * stopped, whether that `start()` later resolves or rejects.
    */
   stop(deadline: number): Promise<void>;
 
