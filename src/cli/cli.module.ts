@@ -1,9 +1,38 @@
 import { Module } from '@nestjs/common';
 import { ConfigCommand } from './config.command';
+import {
+  DlqCommand,
+  DlqListCommand,
+  DlqPurgeCommand,
+  DlqReplayCommand,
+  DlqShowCommand,
+} from './dlq.command';
+import { PublishCommand } from './publish.command';
 import { RunCommand } from './run.command';
+import { StatusCommand } from './status.command';
+import {
+  RegistryCommand,
+  RegistryListCommand,
+  RegistryRemoveCommand,
+  RegistrySetCommand,
+} from './registry.command';
 
 /** The command-line surface: one provider per subcommand. */
 @Module({
-  providers: [RunCommand, ConfigCommand],
+  providers: [
+    RunCommand,
+    ConfigCommand,
+    StatusCommand,
+    PublishCommand,
+    RegistryCommand,
+    RegistryListCommand,
+    RegistrySetCommand,
+    RegistryRemoveCommand,
+    DlqCommand,
+    DlqListCommand,
+    DlqShowCommand,
+    DlqReplayCommand,
+    DlqPurgeCommand,
+  ],
 })
 export class CliModule {}

@@ -71,3 +71,72 @@ export function toRecord(flat: unknown[]): Record<string, unknown> {
   }
   return out;
 }
+
+export interface ConsumerStats {
+  name: string;
+  /** Entries delivered to this consumer and not yet acknowledged. */
+  pending: number;
+  /** Milliseconds since the consumer last read or claimed (XINFO CONSUMERS `idle`). */
+  idleMs: number;
+}
+
+export interface GroupDetails extends GroupStats {
+  consumerList: ConsumerStats[];
+  /** Id of the oldest unacknowledged entry, or null when nothing is pending. */
+  oldestPendingId: string | null;
+  /** How long ago (Redis clock) the oldest pending entry was added; null when nothing is pending. */
+  oldestPendingAgeMs: number | null;
+}
+
+/**
+ * readGroupStats plus what an operator needs to find a stuck consumer: each
+ * consumer's idle time and pending count (XINFO CONSUMERS) and the age of the
+ * oldest pending entry (XPENDING summary). Ages use Redis's clock (TIME), the
+ * one entry ids are made from, so a skewed client clock cannot distort them.
+ */
+export async function readGroupDetails(
+  redis: Redis,
+  topology: StreamTopology,
+): Promise<GroupDetails[]> {
+  const stats = await readGroupStats(redis, topology);
+  const existing = stats.filter((stat) => stat.exists);
+  const pipeline = redis.pipeline();
+  pipeline.time();
+  for (const stat of existing) {
+    pipeline.xinfo('CONSUMERS', stat.stream, stat.group);
+    pipeline.xpending(stat.stream, stat.group);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+  const [timeErr, time] = replies[0] ?? [];
+  const nowMs =
+    !timeErr && Array.isArray(time)
+      ? Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
+      : Date.now();
+  const details = new Map<GroupStats, Omit<GroupDetails, keyof GroupStats>>();
+  existing.forEach((stat, index) => {
+    const [consumersErr, consumers] = replies[1 + index * 2] ?? [];
+    const [pendingErr, pending] = replies[2 + index * 2] ?? [];
+    const consumerList: ConsumerStats[] =
+      !consumersErr && Array.isArray(consumers)
+        ? (consumers as unknown[][]).map((raw) => {
+            const info = toRecord(raw);
+            return {
+              name: String(info.name),
+              pending: Number(info.pending ?? 0),
+              idleMs: Number(info.idle ?? 0),
+            };
+          })
+        : [];
+    const oldest =
+      !pendingErr && Array.isArray(pending) && typeof pending[1] === 'string' ? pending[1] : null;
+    details.set(stat, {
+      consumerList,
+      oldestPendingId: oldest,
+      oldestPendingAgeMs: oldest ? Math.max(0, nowMs - Number(oldest.split('-')[0])) : null,
+    });
+  });
+  return stats.map((stat) => ({
+    ...stat,
+    ...(details.get(stat) ?? { consumerList: [], oldestPendingId: null, oldestPendingAgeMs: null }),
+  }));
+}

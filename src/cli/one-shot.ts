@@ -1,0 +1,137 @@
+import Redis from 'ioredis';
+import { CommandRunner, Option } from 'nest-commander';
+import { type AppConfig, type FlagValues, loadConfig } from '../config';
+import { ConfigError, StartupError } from '../errors';
+import { redactText } from '../logging/redact';
+import { StreamTopology } from '../streams/topology';
+import { EXIT } from './exit-codes';
+import { reportError } from './report-error';
+
+/** Options as nest-commander hands them to `run`, keyed by attribute name. */
+export type CommandOptions = Record<string, unknown>;
+
+/**
+ * Base of the one-shot operator commands (`status`, `publish`, `dlq …`,
+ * `registry …`). They read configuration exactly as `run` does, so
+ * REDIS_URL, STREAM_PREFIX and the config files apply, but never boot the
+ * HTTP app or the workers. `execute` returns the exit code; anything it
+ * throws goes through reportError (ConfigError → 2, anything else → 1).
+ */
+export abstract class OneShotCommand extends CommandRunner {
+  protected readonly flags: FlagValues = {};
+
+  @Option({ flags: '--redis-url <url>', description: 'redis:// or rediss:// URL (REDIS_URL)' })
+  parseRedisUrl(value: string): string {
+    return (this.flags['redis-url'] = value);
+  }
+
+  async run(args: string[], options?: CommandOptions): Promise<void> {
+    try {
+      process.exitCode = await this.execute(args, options ?? {});
+    } catch (error) {
+      process.exitCode = reportError(error);
+    }
+  }
+
+  protected abstract execute(args: string[], options: CommandOptions): Promise<number>;
+
+  protected loadConfig(): AppConfig {
+    return loadConfig({ flags: this.flags });
+  }
+}
+
+/** A usage mistake: printed one line per problem, exit 2. */
+export function usageError(...problems: string[]): ConfigError {
+  return new ConfigError(problems);
+}
+
+export function topologyOf(config: AppConfig): StreamTopology {
+  return new StreamTopology(config.streams.prefix, config.streams.registryPrefix);
+}
+
+/**
+ * One connection for a one-shot command: connects once (no reconnect loop,
+ * an operator wants an answer, not a hang), and is always closed.
+ *
+ * @throws StartupError when Redis does not answer; the message carries no password.
+ */
+export async function withRedis<T>(
+  config: AppConfig,
+  name: string,
+  use: (redis: Redis) => Promise<T>,
+): Promise<T> {
+  const redis = new Redis(config.redis.url, {
+    connectionName: `printery:cli:${name}`,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5000,
+  });
+  // Failures surface through connect() and command rejections; the event
+  // would otherwise print an unhandled-error warning with the raw URL.
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw new StartupError(
+      `Redis at ${redactText(config.redis.url)} is unreachable: ${redactText((error as Error).message)}`,
+    );
+  }
+  try {
+    return await use(redis);
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+/** Reads all of stdin (for `publish -`). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) {
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A Redis stream entry id (`1700000000000-0`, or just the milliseconds). */
+export function isStreamId(value: string): boolean {
+  return /^\d+(-\d+)?$/.test(value);
+}
+
+/** Milliseconds encoded in a stream entry id. */
+export function streamIdTime(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+/** Flat [field, value, …] reply of XRANGE/XREAD into an object. */
+export function fieldsToObject(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    out[flat[i] as string] = flat[i + 1] as string;
+  }
+  return out;
+}
+
+/**
+ * A command that only groups subcommands (`dlq`, `registry`). Called bare or
+ * with an unknown subcommand it shows its help on stderr and exits 2.
+ */
+export abstract class CommandGroup extends CommandRunner {
+  run(args: string[]): Promise<void> {
+    if (args.length > 0) {
+      process.stderr.write(
+        `printery-workers: unknown ${this.command.name()} command "${args[0]}"\n`,
+      );
+    }
+    this.command.outputHelp({ error: true });
+    process.exitCode = EXIT.invalidConfig;
+    return Promise.resolve();
+  }
+}
+
+/** A string-valued option, or undefined when absent (or given without a value). */
+export function stringOption(options: CommandOptions, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' ? value : undefined;
+}
