@@ -10,6 +10,7 @@ import { ProcessLifecycle } from '../app/process-lifecycle.service';
 import { type AppConfig, loadConfig } from '../config';
 import { createLogger } from '../logging/logger';
 import { METRIC } from '../metrics/metric-names';
+import { maybeStartEmbeddedRedis } from '../redis/embedded-redis';
 import { ConfigFlagsCommand } from './config-flags';
 import { EXIT } from './exit-codes';
 import { reportError } from './report-error';
@@ -29,7 +30,21 @@ export class RunCommand extends ConfigFlagsCommand {
       return;
     }
     const logger = createLogger({ level: config.logLevel, environment: config.environment });
-    process.exitCode = await serve(config, logger);
+    const embedded = await maybeStartEmbeddedRedis(config, this.flags, process.env, logger);
+    if (embedded) {
+      config = { ...config, redis: { ...config.redis, url: embedded.url } };
+    }
+    try {
+      process.exitCode = await serve(config, logger);
+    } finally {
+      if (embedded) {
+        await embedded.stop();
+        logger.info(
+          { event: 'redis.embedded_stopped', redisPid: embedded.pid },
+          'throwaway redis-server stopped',
+        );
+      }
+    }
   }
 }
 
