@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import type { HostAllowList } from './host-allow-list';
 
@@ -9,15 +10,44 @@ export class HostRefusedError extends Error {
   readonly code = 'PRINTERY_HOST_REFUSED';
 }
 
-/** True for a refusal, whether thrown directly or wrapped by undici. */
-export function isHostRefused(error: unknown): boolean {
+/** The refusal inside `error`, whether thrown directly or wrapped by undici. */
+export function findHostRefused(error: unknown): HostRefusedError | undefined {
   for (let current = error, depth = 0; current && depth < 5; depth += 1) {
     if (current instanceof HostRefusedError) {
-      return true;
+      return current;
     }
     current = (current as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
+}
+
+/** The innermost error message with its code: undici wraps socket errors (ECONNREFUSED…) in its own. */
+export function describeHttpError(error: unknown): string {
+  let current: unknown = error;
+  for (
+    let depth = 0;
+    depth < 5 && current instanceof Error && current.cause instanceof Error;
+    depth += 1
+  ) {
+    current = current.cause;
+  }
+  if (!(current instanceof Error)) {
+    return String(current);
+  }
+  const code = (current as { code?: unknown }).code;
+  return typeof code === 'string' && !current.message.includes(code)
+    ? `${code}: ${current.message}`
+    : current.message;
+}
+
+/** Waits `ms`, rejecting with the signal's own reason (not a generic AbortError) on abort. */
+export async function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw error;
+  }
 }
 
 /**

@@ -1,0 +1,145 @@
+import { type Dispatcher, request } from 'undici';
+import { redactText } from '../../logging/redact';
+import type { HealthCheckSpec } from '../shared/deployment';
+import { abortableSleep, describeHttpError, findHostRefused } from '../shared/guarded-agent';
+import type { HostAllowList } from '../shared/host-allow-list';
+
+export interface ProbeCaps {
+  maxAttempts: number;
+  maxTimeoutMs: number;
+  maxIntervalMs: number;
+}
+
+export interface ProbeOptions {
+  /** Keep-alive agent whose DNS lookups are checked against `allowList`. */
+  dispatcher: Dispatcher;
+  allowList: HostAllowList;
+  caps: ProbeCaps;
+  /** Aborts the whole probe (handler timeout, stop deadline); the probe then rejects. */
+  signal: AbortSignal;
+  /** Called before each attempt (1-based), e.g. to keep a stream claim alive. */
+  onAttempt?: (attempt: number) => void | Promise<void>;
+}
+
+export interface ProbeOutcome {
+  healthy: boolean;
+  /** Requests made (0 when the URL was refused before any). */
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  durationMs: number;
+}
+
+type Attempt =
+  | { kind: 'status'; status: number }
+  | { kind: 'error'; message: string }
+  | { kind: 'refused'; message: string };
+
+const USER_AGENT = 'printery-workers/health-monitor';
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Probes `spec.url` with GET until it answers `expectedStatus`, at most
+ * `maxAttempts` times `intervalMs` apart, each attempt bounded by
+ * `timeoutMs`; every number is clamped to the configured caps. Redirects
+ * are not followed (a 3xx is just an unexpected status), and a host the
+ * allow-list refuses, before or after DNS, ends the probe at once.
+ *
+ * @throws the abort reason when `options.signal` aborts.
+ */
+export async function probeHealth(
+  spec: HealthCheckSpec,
+  options: ProbeOptions,
+): Promise<ProbeOutcome> {
+  const { caps, signal } = options;
+  const maxAttempts = Math.max(1, Math.min(spec.maxAttempts, caps.maxAttempts));
+  const timeoutMs = Math.max(1, Math.min(spec.timeoutMs, caps.maxTimeoutMs));
+  const intervalMs = Math.max(0, Math.min(spec.intervalMs, caps.maxIntervalMs));
+  const started = Date.now();
+  let attempts = 0;
+  let lastStatus: number | null = null;
+  let lastError: string | null = null;
+  const done = (healthy: boolean): ProbeOutcome => ({
+    healthy,
+    attempts,
+    lastStatus,
+    lastError,
+    durationMs: Date.now() - started,
+  });
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt += 1) {
+    signal.throwIfAborted();
+    // Re-checked every attempt: the allow-list is the last word, not the Validator's earlier verdict.
+    const check = options.allowList.checkUrl(spec.url);
+    if (!check.allowed) {
+      lastError = `refused: ${check.reason}`;
+      return done(false);
+    }
+    await options.onAttempt?.(attempt);
+    attempts = attempt;
+    const result = await attemptOnce(spec.url, timeoutMs, options.dispatcher, signal);
+    switch (result.kind) {
+      case 'refused':
+        lastError = `refused: ${result.message}`;
+        return done(false);
+      case 'error':
+        lastError = result.message;
+        break;
+      case 'status':
+        lastStatus = result.status;
+        if (result.status === spec.expectedStatus) {
+          lastError = null;
+          return done(true);
+        }
+        lastError =
+          result.status >= 300 && result.status < 400
+            ? `status ${result.status}, expected ${spec.expectedStatus} (redirects are not followed)`
+            : `status ${result.status}, expected ${spec.expectedStatus}`;
+        break;
+    }
+    if (attempt < maxAttempts && intervalMs > 0) {
+      await abortableSleep(intervalMs, signal);
+    }
+  }
+  return done(false);
+}
+
+async function attemptOnce(
+  url: string,
+  timeoutMs: number,
+  dispatcher: Dispatcher,
+  signal: AbortSignal,
+): Promise<Attempt> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    const response = await request(url, {
+      method: 'GET',
+      dispatcher,
+      signal: AbortSignal.any([signal, timeout]),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      headers: { 'user-agent': USER_AGENT, accept: '*/*' },
+    });
+    try {
+      // Drain (bounded) so the keep-alive connection can be reused.
+      await response.body.dump({
+        limit: MAX_BODY_BYTES,
+        signal: AbortSignal.any([signal, timeout]),
+      });
+    } catch {
+      // The status is already known; undici discards the connection.
+      signal.throwIfAborted();
+    }
+    return { kind: 'status', status: response.statusCode };
+  } catch (error) {
+    signal.throwIfAborted();
+    const refused = findHostRefused(error);
+    if (refused) {
+      return { kind: 'refused', message: redactText(refused.message) };
+    }
+    if (timeout.aborted) {
+      return { kind: 'error', message: `no answer within ${timeoutMs}ms` };
+    }
+    return { kind: 'error', message: redactText(describeHttpError(error)) };
+  }
+}

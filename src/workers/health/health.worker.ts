@@ -1,0 +1,97 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Agent } from 'undici';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import { InvalidEntryError } from '../../errors';
+import { RedisService } from '../../redis/redis.service';
+import type { HandlerResult, InboundMessage } from '../../streams/handler';
+import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
+import { EVENT_TYPES } from '../../streams/topology';
+import {
+  carriedDeploymentSchema,
+  dependencyCheckedSchema,
+  type HealthChecked,
+} from '../shared/deployment';
+import { createGuardedAgent } from '../shared/guarded-agent';
+import { HostAllowList } from '../shared/host-allow-list';
+import { registryEntryFor } from '../shared/registry-entry';
+import { StreamWorker } from '../stream-worker';
+import { probeHealth } from './health-probe';
+
+/**
+ * Probes a deployment whose dependencies are satisfied, records it in the
+ * registry when healthy, and publishes `health:checked`. Unsatisfied
+ * deployments are acked and skipped. The stream runtime keeps the claim
+ * alive while a probe runs.
+ */
+@Injectable()
+export class HealthWorker extends StreamWorker implements OnApplicationShutdown {
+  private readonly allowList: HostAllowList;
+  private readonly agent: Agent;
+
+  constructor(
+    consumers: StreamConsumerFactory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly redis: RedisService,
+    @InjectPinoLogger(HealthWorker.name) private readonly logger: PinoLogger,
+  ) {
+    super('health', consumers, config);
+    this.allowList = new HostAllowList(config.validation.healthCheckAllowedHosts);
+    this.agent = createGuardedAgent(this.allowList);
+  }
+
+  async handle(message: InboundMessage): Promise<HandlerResult> {
+    const input = dependencyCheckedSchema.safeParse(message.envelope.data);
+    if (!input.success) {
+      throw new InvalidEntryError('dependency:checked data does not have the expected shape');
+    }
+    if (!input.data.satisfied) {
+      return { outcome: 'skipped' };
+    }
+    const parsed = carriedDeploymentSchema.safeParse(input.data.deployment);
+    if (!parsed.success) {
+      throw new InvalidEntryError('dependency:checked carries no well-formed deployment');
+    }
+    const deployment = parsed.data;
+    const outcome = await probeHealth(deployment.healthCheck, {
+      dispatcher: this.agent,
+      allowList: this.allowList,
+      caps: this.config.validation.healthCheck,
+      signal: message.signal,
+    });
+    if (outcome.healthy) {
+      await this.redis.client.hset(
+        this.topology.registryKey(deployment.environment),
+        deployment.service,
+        JSON.stringify(registryEntryFor(deployment, new Date())),
+      );
+    }
+    const output: HealthChecked = {
+      deploymentId: deployment.deploymentId,
+      ...outcome,
+      deployment,
+    };
+    this.logger.debug(
+      {
+        event: 'health.checked',
+        worker: this.name,
+        deploymentId: deployment.deploymentId,
+        healthy: outcome.healthy,
+        attempts: outcome.attempts,
+        durationMs: outcome.durationMs,
+      },
+      'health checked',
+    );
+    return {
+      outcome: 'ok',
+      outputs: [
+        { type: EVENT_TYPES.healthChecked, data: output, subject: deployment.deploymentId },
+      ],
+    };
+  }
+
+  /** After the supervisor has drained the workers: close idle keep-alive sockets. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,148 @@
+import { type Dispatcher, request } from 'undici';
+import { redactText } from '../../logging/redact';
+import { abortableSleep, describeHttpError, findHostRefused } from '../shared/guarded-agent';
+import type { HostAllowList } from '../shared/host-allow-list';
+
+/** What to do after one attempt. */
+export type AttemptVerdict = 'delivered' | 'retry' | 'permanent';
+
+/**
+ * 2xx delivered; 5xx and 429 worth another try; anything else (4xx, and a
+ * 3xx since redirects are never followed) will not get better by retrying.
+ */
+export function classifyStatus(status: number): AttemptVerdict {
+  if (status >= 200 && status < 300) {
+    return 'delivered';
+  }
+  if (status === 429 || status >= 500) {
+    return 'retry';
+  }
+  return 'permanent';
+}
+
+/** `Retry-After` in ms (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, now = Date.now()): number | undefined {
+  if (header === undefined || header.trim() === '') {
+    return undefined;
+  }
+  const text = header.trim();
+  if (/^\d+$/.test(text)) {
+    return Number(text) * 1000;
+  }
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  /** First backoff; doubles on each retry. */
+  backoffMs: number;
+  /** Upper bound of any wait, including one asked for by `Retry-After`. */
+  maxDelayMs: number;
+}
+
+/** Wait before attempt `attempt + 1`: Retry-After when given, else exponential backoff with jitter. */
+export function retryDelayMs(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfterMs: number | undefined,
+  random = Math.random,
+): number {
+  if (retryAfterMs !== undefined) {
+    return Math.min(retryAfterMs, policy.maxDelayMs);
+  }
+  const exponential = Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxDelayMs);
+  // Half fixed, half random: spreads retries of many targets without ever waiting less than half.
+  return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+export interface DeliveryRequest {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+export interface DeliveryOutcome {
+  status: 'delivered' | 'failed' | 'refused';
+  attempts: number;
+  /** Last HTTP status, or null when none was received. */
+  lastStatus: number | null;
+  /** Why it failed; null when delivered. Free of secrets. */
+  error: string | null;
+}
+
+export interface DeliveryOptions {
+  dispatcher: Dispatcher;
+  allowList: HostAllowList;
+  policy: RetryPolicy;
+  requestTimeoutMs: number;
+  /** Aborting rejects the delivery with the signal's reason. */
+  signal: AbortSignal;
+}
+
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/**
+ * POSTs one notification to one target, retrying network errors, 5xx and
+ * 429 with backoff (honouring Retry-After, capped) up to `maxAttempts`. The
+ * URL is checked against the allow-list before sending and every resolved
+ * address by the dispatcher's lookup; a refusal is final.
+ */
+export async function deliver(
+  target: DeliveryRequest,
+  options: DeliveryOptions,
+): Promise<DeliveryOutcome> {
+  const { policy, signal } = options;
+  const check = options.allowList.checkUrl(target.url);
+  if (!check.allowed) {
+    return { status: 'refused', attempts: 0, lastStatus: null, error: check.reason };
+  }
+  let lastStatus: number | null = null;
+  let error: string | null = null;
+  for (let attempt = 1; attempt <= policy.maxAttempts; attempt += 1) {
+    signal.throwIfAborted();
+    let retryAfterMs: number | undefined;
+    const timeout = AbortSignal.timeout(options.requestTimeoutMs);
+    try {
+      const response = await request(target.url, {
+        method: 'POST',
+        dispatcher: options.dispatcher,
+        body: target.body,
+        headers: target.headers,
+        signal: AbortSignal.any([signal, timeout]),
+        headersTimeout: options.requestTimeoutMs,
+        bodyTimeout: options.requestTimeoutMs,
+      });
+      lastStatus = response.statusCode;
+      const header = response.headers['retry-after'];
+      retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+      try {
+        await response.body.dump({ limit: MAX_RESPONSE_BYTES });
+      } catch {
+        // The status decides; an unread body only costs the connection.
+      }
+      const verdict = classifyStatus(response.statusCode);
+      if (verdict === 'delivered') {
+        return { status: 'delivered', attempts: attempt, lastStatus, error: null };
+      }
+      error = `status ${response.statusCode}`;
+      if (verdict === 'permanent') {
+        return { status: 'failed', attempts: attempt, lastStatus, error };
+      }
+    } catch (caught) {
+      signal.throwIfAborted();
+      const refused = findHostRefused(caught);
+      if (refused) {
+        return { status: 'refused', attempts: attempt, lastStatus, error: refused.message };
+      }
+      lastStatus = null;
+      error = timeout.aborted
+        ? `no answer within ${options.requestTimeoutMs}ms`
+        : redactText(describeHttpError(caught));
+    }
+    if (attempt < policy.maxAttempts) {
+      await abortableSleep(retryDelayMs(attempt, policy, retryAfterMs), signal);
+    }
+  }
+  return { status: 'failed', attempts: policy.maxAttempts, lastStatus, error };
+}

@@ -1,0 +1,111 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Agent } from 'undici';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import { RedisService } from '../../redis/redis.service';
+import type { HandlerResult, InboundMessage } from '../../streams/handler';
+import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
+import { EVENT_TYPES } from '../../streams/topology';
+import { createGuardedAgent } from '../shared/guarded-agent';
+import { HostAllowList } from '../shared/host-allow-list';
+import { StreamWorker } from '../stream-worker';
+import { DeliveryLedger } from './delivery-ledger';
+import { notificationFor } from './notification';
+import { sendNotification } from './send-notification';
+
+/** Longest wait between delivery attempts, Retry-After included. */
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * Reads the three terminal streams (in one group), sends one notification
+ * per deployment outcome to its targets plus the configured webhooks, logs
+ * it, and publishes `notification:sent`. Non-terminal events (a valid
+ * validation, a satisfied dependency check) are acked and skipped.
+ */
+@Injectable()
+export class NotifierWorker extends StreamWorker implements OnApplicationShutdown {
+  private readonly allowList: HostAllowList;
+  private readonly agent: Agent;
+  private readonly ledger: DeliveryLedger;
+
+  constructor(
+    consumers: StreamConsumerFactory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    redis: RedisService,
+    @InjectPinoLogger(NotifierWorker.name) private readonly logger: PinoLogger,
+  ) {
+    super('notifier', consumers, config);
+    this.allowList = new HostAllowList(config.validation.notifyAllowedHosts);
+    this.agent = createGuardedAgent(this.allowList);
+    this.ledger = new DeliveryLedger(
+      redis.client,
+      (id) => this.topology.deliveryKey(id),
+      config.notify.dedupeTtlMs,
+    );
+  }
+
+  async handle(message: InboundMessage): Promise<HandlerResult> {
+    const notification = notificationFor(message.eventType, message.envelope);
+    if (!notification) {
+      return { outcome: 'skipped' };
+    }
+    const { notify } = this.config;
+    const sent = await sendNotification(notification, {
+      dispatcher: this.agent,
+      allowList: this.allowList,
+      policy: {
+        maxAttempts: notify.maxAttempts,
+        backoffMs: notify.backoffMs,
+        maxDelayMs: Math.max(MAX_RETRY_DELAY_MS, notify.backoffMs),
+      },
+      requestTimeoutMs: notify.requestTimeoutMs,
+      webhookSecret: notify.webhookSecret,
+      defaultWebhookUrls: notify.webhookUrls,
+      ledger: this.ledger,
+      signal: message.signal,
+      onTargetFailed: (result, error) =>
+        this.logger.warn(
+          {
+            event: 'notification.target_failed',
+            worker: this.name,
+            deploymentId: notification.deploymentId,
+            terminalEventId: notification.terminalEventId,
+            ...result,
+            error,
+          },
+          'notification target not delivered',
+        ),
+    });
+    this.logger.info(
+      {
+        event: 'notification.sent',
+        worker: this.name,
+        deploymentId: sent.deploymentId,
+        outcome: sent.outcome,
+        failedStage: sent.failedStage,
+        reason: sent.reason,
+        service: notification.service,
+        version: notification.version,
+        environment: notification.environment,
+        terminalEventId: notification.terminalEventId,
+        targets: sent.targets,
+      },
+      'deployment notification sent',
+    );
+    return {
+      outcome: 'ok',
+      outputs: [
+        {
+          type: EVENT_TYPES.notificationSent,
+          data: sent,
+          ...(sent.deploymentId !== null ? { subject: sent.deploymentId } : {}),
+        },
+      ],
+    };
+  }
+
+  /** After the supervisor has drained the workers: close idle keep-alive sockets. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,121 @@
+import type { Dispatcher } from 'undici';
+import { redactUrlPath } from '../../logging/redact';
+import type { NotificationSent, NotifyTarget, NotifyTargetResult } from '../shared/deployment';
+import type { HostAllowList } from '../shared/host-allow-list';
+import { deliver, type RetryPolicy } from './delivery';
+import type { DeliveryLedger } from './delivery-ledger';
+import type { Notification } from './notification';
+import {
+  IDEMPOTENCY_HEADER,
+  SIGNATURE_HEADER,
+  idempotencyKey,
+  signBody,
+  slackPayload,
+  targetId,
+  webhookBody,
+} from './payloads';
+
+export interface SendNotificationOptions {
+  dispatcher: Dispatcher;
+  allowList: HostAllowList;
+  policy: RetryPolicy;
+  requestTimeoutMs: number;
+  webhookSecret: string | undefined;
+  /** Webhooks every notification goes to (`NOTIFY_WEBHOOK_URLS`). */
+  defaultWebhookUrls: readonly string[];
+  ledger: DeliveryLedger;
+  signal: AbortSignal;
+  /** Told about each target that was not delivered, for a warning log line. */
+  onTargetFailed?: (result: NotifyTargetResult, error: string | null) => void;
+}
+
+const USER_AGENT = 'printery-workers/notifier';
+
+/** The deployment's targets plus the configured defaults, each (type, URL) once. */
+export function notificationTargets(
+  notification: Notification,
+  defaultWebhookUrls: readonly string[],
+): NotifyTarget[] {
+  const all: NotifyTarget[] = [
+    ...notification.targets,
+    ...defaultWebhookUrls.map((url): NotifyTarget => ({ type: 'webhook', url })),
+  ];
+  const seen = new Set<string>();
+  return all.filter((target) => {
+    const id = targetId(target);
+    if (seen.has(id)) {
+      return false;
+    }
+    seen.add(id);
+    return true;
+  });
+}
+
+/**
+ * Delivers one notification to all its targets in parallel and returns the
+ * `notification:sent` data. Targets recorded as done for this terminal
+ * event (a redelivery) are not contacted again; each newly finished target
+ * is recorded before this resolves.
+ *
+ * @throws when the ledger cannot be read or written (Redis), or the signal aborts.
+ */
+export async function sendNotification(
+  notification: Notification,
+  options: SendNotificationOptions,
+): Promise<NotificationSent> {
+  const targets = notificationTargets(notification, options.defaultWebhookUrls);
+  const done = await options.ledger.recorded(notification.terminalEventId);
+  // One body per kind, computed once, so every attempt (and the signature) sees the same bytes.
+  const bodies = {
+    webhook: webhookBody(notification),
+    slack: JSON.stringify(slackPayload(notification)),
+  };
+
+  const results = await Promise.all(
+    targets.map(async (target): Promise<NotifyTargetResult> => {
+      const id = targetId(target);
+      const previous = done.get(id);
+      if (previous) {
+        return previous;
+      }
+      const body = bodies[target.type];
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        [IDEMPOTENCY_HEADER]: idempotencyKey(notification, target),
+      };
+      if (target.type === 'webhook' && options.webhookSecret) {
+        headers[SIGNATURE_HEADER] = signBody(body, options.webhookSecret);
+      }
+      const outcome = await deliver(
+        { url: target.url, body, headers },
+        {
+          dispatcher: options.dispatcher,
+          allowList: options.allowList,
+          policy: options.policy,
+          requestTimeoutMs: options.requestTimeoutMs,
+          signal: options.signal,
+        },
+      );
+      const result: NotifyTargetResult = {
+        type: target.type,
+        target: redactUrlPath(target.url),
+        status: outcome.status,
+        attempts: outcome.attempts,
+      };
+      await options.ledger.record(notification.terminalEventId, id, result);
+      if (outcome.status !== 'delivered') {
+        options.onTargetFailed?.(result, outcome.error);
+      }
+      return result;
+    }),
+  );
+
+  return {
+    deploymentId: notification.deploymentId,
+    outcome: notification.outcome,
+    failedStage: notification.failedStage,
+    reason: notification.reason,
+    targets: results,
+  };
+}

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../../config';
+import type { HandlerResult, InboundMessage } from '../../streams/handler';
+import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
+import { EVENT_TYPES } from '../../streams/topology';
+import type { ValidationCompleted } from '../shared/deployment';
+import { StreamWorker } from '../stream-worker';
+import {
+  parseDeploymentStarted,
+  validationRulesFromConfig,
+  type ValidationRules,
+} from './validator.schema';
+
+/** The deployment id as far as it can be told from a request that may be malformed. */
+function claimedDeploymentId(data: unknown, subject: string | undefined): string | null {
+  const id =
+    data !== null && typeof data === 'object'
+      ? (data as { deploymentId?: unknown }).deploymentId
+      : undefined;
+  if (typeof id === 'string' && id.trim() !== '') {
+    return id;
+  }
+  return subject ?? null;
+}
+
+/**
+ * Checks each `deployment:started` request and publishes
+ * `validation:completed`. An invalid request is an ordinary outcome
+ * (`valid: false` with every problem), never a dead letter.
+ */
+@Injectable()
+export class ValidatorWorker extends StreamWorker {
+  private readonly rules: ValidationRules;
+
+  constructor(
+    consumers: StreamConsumerFactory,
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectPinoLogger(ValidatorWorker.name) private readonly logger: PinoLogger,
+  ) {
+    super('validator', consumers, config);
+    this.rules = validationRulesFromConfig(config);
+  }
+
+  handle(message: InboundMessage): Promise<HandlerResult> {
+    const { data, subject } = message.envelope;
+    const result = parseDeploymentStarted(data, this.rules);
+    const output: ValidationCompleted = result.ok
+      ? {
+          deploymentId: result.value.deploymentId,
+          valid: true,
+          errors: [],
+          deployment: result.value,
+        }
+      : {
+          deploymentId: claimedDeploymentId(data, subject),
+          valid: false,
+          errors: result.errors,
+          deployment: data,
+        };
+    this.logger.debug(
+      {
+        event: 'deployment.validated',
+        worker: this.name,
+        deploymentId: output.deploymentId,
+        valid: output.valid,
+        problems: output.errors.length,
+      },
+      'deployment validated',
+    );
+    return Promise.resolve({
+      outcome: 'ok',
+      outputs: [
+        {
+          type: EVENT_TYPES.validationCompleted,
+          data: output,
+          ...(output.deploymentId !== null ? { subject: output.deploymentId } : {}),
+        },
+      ],
+    });
+  }
+}
