@@ -75,7 +75,14 @@ export async function serve(config: AppConfig, logger: Logger): Promise<number> 
     if (lifecycle) {
       lifecycle.requestShutdown(`signal ${signal}`, EXIT.ok);
     } else {
+      // Still booting (e.g. retrying Redis for up to STARTUP_TIMEOUT_MS): no
+      // worker has started, so there is nothing to drain and no reason to wait.
       early.signal = signal;
+      logger.info(
+        { event: 'shutdown.completed', exitCode: EXIT.ok, durationMs: 0 },
+        'stopped before start',
+      );
+      process.exit(EXIT.ok);
     }
   };
   const onRejection = (reason: unknown): void => {
@@ -135,7 +142,16 @@ export async function serve(config: AppConfig, logger: Logger): Promise<number> 
       },
       'shutting down',
     );
-    await app.close();
+    if (!(await closeWithin(app, config.supervisor.shutdownTimeoutMs + CLOSE_GRACE_MS))) {
+      logger.error(
+        {
+          event: 'shutdown.timeout',
+          timeoutMs: config.supervisor.shutdownTimeoutMs + CLOSE_GRACE_MS,
+        },
+        'shutdown did not finish in time; exiting anyway',
+      );
+      return EXIT.runtimeFailure;
+    }
     logger.info(
       {
         event: 'shutdown.completed',
@@ -151,5 +167,25 @@ export async function serve(config: AppConfig, logger: Logger): Promise<number> 
     return reportError(error);
   } finally {
     process.off('unhandledRejection', onRejection);
+  }
+}
+
+/** Beyond SHUTDOWN_TIMEOUT_MS, time left for closing connections and the HTTP server. */
+const CLOSE_GRACE_MS = 5000;
+
+/**
+ * app.close() with a hard bound; false when it overran. The supervisor
+ * already bounds the drain by SHUTDOWN_TIMEOUT_MS; this guards the rest (a
+ * QUIT to a paused Redis, a stuck socket) so a shutdown never hangs the process.
+ */
+async function closeWithin(app: NestExpressApplication, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const overran = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([app.close().then(() => true), overran]);
+  } finally {
+    clearTimeout(timer);
   }
 }
