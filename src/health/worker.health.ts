@@ -22,6 +22,7 @@ export class WorkerHealthIndicator {
       inFlight: status.inFlight,
       restarts: status.restarts,
       lastLoopAt: status.lastLoopAt,
+      ...(status.reason ? { reason: status.reason } : {}),
       ...(status.lastError ? { lastError: status.lastError } : {}),
     };
     return status.state === 'running' && status.healthy ? indicator.up(data) : indicator.down(data);

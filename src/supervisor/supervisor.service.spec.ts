@@ -589,8 +589,13 @@ describe('SupervisorService', () => {
       expect(await h.metricValue(METRIC.workerUp, { worker: 'notifier' })).toBe(1);
 
       h.worker('notifier').healthy = false;
-      // Readiness and metrics see it at once, before the loop acts.
+      // Readiness, status and metrics see it at once, before the loop acts.
       expect(supervisor.isReady()).toBe(false);
+      expect(supervisor.getStatus().find((s) => s.name === 'notifier')).toMatchObject({
+        state: 'running',
+        healthy: false,
+        reason: 'read loop has not polled for 40000ms',
+      });
       expect(await h.metricValue(METRIC.workerUp, { worker: 'notifier' })).toBe(0);
       await h.clock.advance(5000);
       expect(h.events('worker.unhealthy', 'notifier')[0]?.fields.reason).toBe(
@@ -635,6 +640,7 @@ describe('SupervisorService', () => {
         name: 'validator',
         state: 'running',
         healthy: true,
+        reason: null,
         restarts: 0,
         uptimeSeconds: 42,
         lastError: null,

@@ -227,10 +227,12 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
       const probe = this.probe(slot);
       const state =
         this.lifecycle.shuttingDown && slot.state === 'running' ? 'draining' : slot.state;
+      const healthy = state === 'running' && probe.healthy;
       return {
         name: slot.name,
         state,
-        healthy: state === 'running' && probe.healthy,
+        healthy,
+        reason: healthy ? null : state === 'running' ? (probe.reason ?? 'unhealthy') : state,
         restarts: slot.restarts,
         uptimeSeconds:
           slot.runningSince === undefined ? 0 : Math.round((now - slot.runningSince) / 1000),

@@ -56,6 +56,8 @@ export interface WorkerStatus {
   name: WorkerName;
   state: WorkerState;
   healthy: boolean;
+  /** Why it is not healthy (the worker's probe reason, or its state); null when healthy. */
+  reason: string | null;
   restarts: number;
   uptimeSeconds: number;
   lastError: string | null;
