@@ -7,6 +7,7 @@ import { HealthModule } from '../health/health.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { StatusModule } from '../status/status.module';
+import { StreamsModule } from '../streams/streams.module';
 import { ProcessLifecycle } from './process-lifecycle.service';
 
 const QUIET_PATHS = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
@@ -38,6 +39,7 @@ export class AppModule {
           },
         }),
         RedisModule,
+        StreamsModule,
         MetricsModule,
         HealthModule,
         StatusModule,

@@ -36,9 +36,7 @@ export interface OutboundEvent {
  * To fail: throw. `InvalidEntryError` dead-letters at once; any other error
  * leaves the entry pending for redelivery until MAX_DELIVERIES.
  */
-export type HandlerResult =
-  | { outcome: 'ok'; outputs: OutboundEvent[] }
-  | { outcome: 'skipped' };
+export type HandlerResult = { outcome: 'ok'; outputs: OutboundEvent[] } | { outcome: 'skipped' };
 
 export type MessageHandler = (message: InboundMessage) => Promise<HandlerResult>;
 

@@ -1088,6 +1088,11 @@ export class StreamConsumer {
     } catch {
       commands.disconnect();
     }
+    await Promise.all(
+      [commands, this.blocking]
+        .filter((c): c is Redis => c !== undefined)
+        .map((c) => untilEnded(c, 1000)),
+    );
   }
 }
 
@@ -1096,11 +1101,31 @@ class HandledError extends Error {
   override readonly name = 'HandledError';
 }
 
+/** Resolves once ioredis has finished closing the connection (or after `ms`). */
+function untilEnded(connection: Redis, ms: number): Promise<void> {
+  if (connection.status === 'end') {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    connection.once('end', done);
+    function done(): void {
+      clearTimeout(timer);
+      connection.off('end', done);
+      resolve();
+    }
+  });
+}
+
 function taskKey(stream: string, entryId: string): string {
   return `${stream}\u0000${entryId}`;
 }
 
 function errorText(error: unknown): string {
+  if (error instanceof InvalidEntryError) {
+    // By contract its message is the reason itself.
+    return error.message;
+  }
   if (error instanceof Error) {
     return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
   }

@@ -1,0 +1,408 @@
+import type Redis from 'ioredis';
+import { InvalidEntryError } from '../../src/errors/invalid-entry.error';
+import { decodeDeadLetter } from '../../src/streams/dead-letter';
+import type { InboundMessage } from '../../src/streams/handler';
+import { EVENT_TYPES } from '../../src/streams/topology';
+import { eventually } from '../helpers/cli-process';
+import { RedisServer } from '../helpers/redis-server';
+import {
+  type TestConsumer,
+  buildConsumer,
+  eventFields,
+  pendingCount,
+  readAll,
+  sleep,
+} from './fixtures/build-consumer';
+
+// Real: redis-server (own port), ioredis connections, prom-client metrics.
+// Handlers are test doubles; the logger keeps lines in memory.
+describe('StreamConsumer', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let running: TestConsumer[] = [];
+  let prefixNo = 0;
+  let prefix: string;
+
+  const input = (): string => `${prefix}:${EVENT_TYPES.deploymentStarted}`;
+  const output = (): string => `${prefix}:${EVENT_TYPES.validationCompleted}`;
+  const deadLetters = (): string => `${prefix}:dead-letter`;
+
+  function start(options: Omit<Parameters<typeof buildConsumer>[0], 'url' | 'prefix'>) {
+    const built = buildConsumer({ url: server.url, prefix, ...options });
+    running.push(built);
+    return built;
+  }
+
+  const okHandler = (message: InboundMessage) =>
+    Promise.resolve({
+      outcome: 'ok' as const,
+      outputs: [{ type: EVENT_TYPES.validationCompleted, data: { of: message.envelope.id } }],
+    });
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = server.client();
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await server.dispose();
+  });
+
+  beforeEach(() => {
+    prefixNo += 1;
+    prefix = `test:consumer:${prefixNo}`;
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.map((r) => r.consumer.stop(Date.now() + 2000)));
+    running = [];
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) {
+      await redis.del(...keys);
+    }
+  });
+
+  describe('with a batch of messages', () => {
+    it('processes each exactly once and never runs more handlers than its concurrency', async () => {
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const seen: string[] = [];
+      const c = start({
+        concurrency: 4,
+        handler: async (message) => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          seen.push(message.envelope.id);
+          await sleep(5 + Math.random() * 20);
+          inFlight -= 1;
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      for (let i = 0; i < 60; i += 1) {
+        await redis.xadd(input(), '*', ...eventFields(`e${i}`));
+      }
+      await eventually(async () => (await redis.xlen(output())) >= 60, 20_000);
+      await eventually(
+        async () => (await pendingCount(redis, input(), 'printery-validator')) === 0,
+      );
+
+      const outputs = await readAll(redis, output());
+      const causes = outputs.map((o) => o.fields.causationid);
+      console.log(`max in flight: ${maxInFlight} (concurrency 4)`);
+      expect(new Set(causes).size).toBe(60);
+      expect(outputs).toHaveLength(60);
+      expect(seen).toHaveLength(60);
+      expect(maxInFlight).toBe(4);
+      expect(c.counters).toEqual({ processed: 60, failed: 0, deadLettered: 0 });
+      expect(c.consumer.health()).toMatchObject({ healthy: true, inFlight: 0 });
+      const first = outputs[0]?.fields ?? {};
+      expect(first).toMatchObject({
+        specversion: '1.0',
+        type: 'validation:completed',
+        source: 'printery/validator',
+        datacontenttype: 'application/json',
+      });
+      expect(first.subject).toBe(first.causationid);
+    });
+
+    it('reads several streams in one group without exceeding its concurrency', async () => {
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const c = start({
+        worker: 'notifier',
+        concurrency: 2,
+        handler: async () => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await sleep(10);
+          inFlight -= 1;
+          return { outcome: 'skipped' };
+        },
+      });
+      await c.consumer.start(() => undefined);
+      const streams = [
+        EVENT_TYPES.validationCompleted,
+        EVENT_TYPES.dependencyChecked,
+        EVENT_TYPES.healthChecked,
+      ].map((type) => `${prefix}:${type}`);
+      for (let i = 0; i < 10; i += 1) {
+        for (const stream of streams) {
+          await redis.xadd(stream, '*', ...eventFields(`${stream}-${i}`));
+        }
+      }
+      await eventually(() => c.counters.processed === 30, 15_000);
+      expect(maxInFlight).toBe(2);
+      for (const stream of streams) {
+        expect(await pendingCount(redis, stream, 'printery-notifier')).toBe(0);
+      }
+    });
+  });
+
+  describe('when a handler is slower than CLAIM_IDLE_MS', () => {
+    it('keeps its claim alive so another consumer does not steal the message', async () => {
+      const handledBy: string[] = [];
+      const slow = start({
+        consumerName: 'slow',
+        concurrency: 1,
+        settings: { claimIdleMs: 600 },
+        handler: async (message) => {
+          handledBy.push('slow');
+          await sleep(2500);
+          return okHandler(message);
+        },
+      });
+      await slow.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('long-1'));
+      await eventually(() => handledBy.length === 1);
+      const thief = start({
+        consumerName: 'thief',
+        concurrency: 1,
+        settings: { claimIdleMs: 600 },
+        handler: async (message) => {
+          handledBy.push('thief');
+          return okHandler(message);
+        },
+      });
+      await thief.consumer.start(() => undefined);
+
+      await eventually(async () => (await redis.xlen(output())) === 1, 10_000);
+      // Several claim rounds of the thief have passed by now.
+      expect(handledBy).toEqual(['slow']);
+      expect(thief.logger.events('message.claimed')).toHaveLength(0);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+    });
+  });
+
+  describe('with poison messages', () => {
+    it('dead-letters a message that always fails after exactly MAX_DELIVERIES deliveries', async () => {
+      const deliveries: number[] = [];
+      const c = start({
+        concurrency: 2,
+        settings: { maxDeliveries: 3, claimIdleMs: 300 },
+        handler: async (message) => {
+          if (message.envelope.id === 'poison') {
+            deliveries.push(message.deliveryCount);
+            throw new Error('boom at https://user:hunter22@example.com/x');
+          }
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      const poisonId = await redis.xadd(input(), '*', ...eventFields('poison'));
+
+      await eventually(async () => (await redis.xlen(deadLetters())) === 1, 15_000);
+      expect(deliveries).toEqual([1, 2, 3]);
+      const [entry] = await redis.xrange(deadLetters(), '-', '+');
+      const record = decodeDeadLetter(entry?.[1] ?? []);
+      expect(record).toMatchObject({
+        stream: input(),
+        id: poisonId,
+        group: 'printery-validator',
+        worker: 'validator',
+        reason: 'max_deliveries',
+        deliveryCount: 3,
+        fields: eventFields('poison'),
+      });
+      expect(record.error).toContain('boom');
+      expect(record.error).not.toContain('hunter22');
+      expect(Date.parse(record.time)).toBeGreaterThan(Date.now() - 60_000);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+      expect(c.counters).toMatchObject({ failed: 3, deadLettered: 1 });
+      expect(c.logger.events('message.dead_lettered')).toHaveLength(1);
+      const metrics = await c.registry.getSingleMetricAsString('printery_dead_letters_total');
+      expect(metrics).toContain('reason="max_deliveries"} 1');
+
+      // The next good message still flows.
+      await redis.xadd(input(), '*', ...eventFields('good-after'));
+      await eventually(async () => (await redis.xlen(output())) === 1);
+    });
+
+    it('dead-letters malformed entries at once and keeps going', async () => {
+      const handled: string[] = [];
+      const c = start({
+        concurrency: 1,
+        settings: { maxEventBytes: 1024 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
+      await redis.xadd(input(), '*', 'id', 'bad-json', 'type', 't', 'data', '{nope');
+      await redis.xadd(input(), '*', ...eventFields('too-big', { blob: 'x'.repeat(2000) }));
+      await redis.xadd(input(), '*', ...eventFields('good'));
+
+      await eventually(async () => (await redis.xlen(output())) === 1);
+      await eventually(async () => (await redis.xlen(deadLetters())) === 3);
+      expect(handled).toEqual(['good']);
+      const records = (await redis.xrange(deadLetters(), '-', '+')).map(([, f]) =>
+        decodeDeadLetter(f),
+      );
+      expect(records.map((r) => [r.reason, r.deliveryCount, r.error])).toEqual([
+        ['malformed', 1, 'missing required field: id'],
+        ['malformed', 1, 'data is not valid JSON'],
+        ['malformed', 1, expect.stringMatching(/over MAX_EVENT_BYTES \(1024\)/)],
+      ]);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+    });
+
+    it('dead-letters at once when the handler throws InvalidEntryError', async () => {
+      const c = start({
+        handler: () => Promise.reject(new InvalidEntryError('deploymentId is missing')),
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('invalid'));
+      await eventually(async () => (await redis.xlen(deadLetters())) === 1);
+      const [entry] = await redis.xrange(deadLetters(), '-', '+');
+      expect(decodeDeadLetter(entry?.[1] ?? [])).toMatchObject({
+        reason: 'invalid',
+        deliveryCount: 1,
+        error: 'deploymentId is missing',
+      });
+      expect(c.counters.failed).toBe(0);
+    });
+
+    it('acks and counts entries deleted from the stream while pending', async () => {
+      const c = start({
+        concurrency: 1,
+        settings: { claimIdleMs: 300 },
+        handler: () => Promise.reject(new Error('not yet')),
+      });
+      await c.consumer.start(() => undefined);
+      const id = await redis.xadd(input(), '*', ...eventFields('doomed'));
+      await eventually(() => c.counters.failed === 1);
+      await redis.xdel(input(), id as string);
+      await eventually(
+        async () => (await pendingCount(redis, input(), 'printery-validator')) === 0,
+      );
+      expect(c.logger.events('message.deleted_while_pending')).toHaveLength(1);
+      expect(await c.registry.getSingleMetricAsString('printery_dead_letters_total')).toContain(
+        'reason="deleted"} 1',
+      );
+    });
+  });
+
+  describe('when a handler overruns its timeout', () => {
+    it('aborts its signal, counts a failure and reports itself unhealthy until it settles', async () => {
+      let aborted = false;
+      let release: () => void = () => undefined;
+      const c = start({
+        handlerTimeoutMs: 200,
+        settings: { claimIdleMs: 60_000 },
+        handler: async (message) => {
+          message.signal.addEventListener('abort', () => {
+            aborted = true;
+          });
+          // Ignores the signal on purpose: the slot must stay taken.
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('stuck'));
+      await eventually(() => c.counters.failed === 1);
+      expect(aborted).toBe(true);
+      expect(c.consumer.health()).toMatchObject({ healthy: false, inFlight: 1 });
+      expect(c.consumer.health().reason).toMatch(/exceeded the 200ms timeout/);
+      release();
+      await eventually(() => c.consumer.health().healthy);
+      // The late result is not committed: the entry stays pending for a retry.
+      expect(await redis.xlen(output())).toBe(0);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(1);
+    });
+  });
+
+  describe('stop()', () => {
+    it('returns in well under a second while blocked on an empty stream', async () => {
+      const c = start({ settings: { blockMs: 5000 }, handler: okHandler });
+      await c.consumer.start(() => undefined);
+      // The first read is issued right after the initial claim round.
+      await sleep(200);
+      const begun = performance.now();
+      await c.consumer.stop(Date.now() + 10_000);
+      const took = performance.now() - begun;
+      console.log(`idle stop took ${took.toFixed(1)}ms`);
+      expect(took).toBeLessThan(500);
+      expect(c.connections.every((conn) => conn.status === 'end')).toBe(true);
+    });
+
+    it('is idempotent', async () => {
+      const c = start({ handler: okHandler });
+      await c.consumer.start(() => undefined);
+      const first = c.consumer.stop(Date.now() + 1000);
+      expect(c.consumer.stop(Date.now() + 1000)).toBe(first);
+      await first;
+    });
+
+    it('waits for slow handlers up to the deadline and leaves unfinished ones pending', async () => {
+      const c = start({
+        concurrency: 2,
+        settings: { claimIdleMs: 60_000 },
+        handler: async (message) => {
+          if (message.envelope.id === 'quick') {
+            await sleep(300);
+          } else {
+            // Well-behaved: gives up when the stop deadline aborts its signal.
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 5000);
+              message.signal.addEventListener('abort', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            });
+          }
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('quick'));
+      await redis.xadd(input(), '*', ...eventFields('slow'));
+      await eventually(() => c.consumer.health().inFlight === 2);
+
+      const begun = Date.now();
+      await c.consumer.stop(begun + 1000);
+      const took = Date.now() - begun;
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(1800);
+      const outputs = await readAll(redis, output());
+      expect(outputs.map((o) => o.fields.data)).toEqual([JSON.stringify({ of: 'quick' })]);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(1);
+    });
+  });
+
+  describe('when its group is destroyed while it runs', () => {
+    it('recreates the group from its last committed id and keeps consuming', async () => {
+      const handled: string[] = [];
+      const c = start({
+        settings: { blockMs: 200 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('before-1'));
+      await redis.xadd(input(), '*', ...eventFields('before-2'));
+      await eventually(() => handled.length === 2);
+
+      await redis.xgroup('DESTROY', input(), 'printery-validator');
+      // Arrives while there is no group: `$` would drop it.
+      await redis.xadd(input(), '*', ...eventFields('during'));
+      await eventually(() => handled.includes('during'), 10_000);
+      await redis.xadd(input(), '*', ...eventFields('after'));
+      await eventually(() => handled.includes('after'));
+
+      // Nothing replayed (`0` would have handled before-1/2 again).
+      expect(handled).toEqual(['before-1', 'before-2', 'during', 'after']);
+      const recreated = c.logger.events('group.recreated');
+      expect(recreated).toHaveLength(1);
+      expect(recreated[0]?.fields.fromId).toBeDefined();
+      expect(c.consumer.health().healthy).toBe(true);
+    });
+  });
+});
