@@ -1,26 +1,50 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { CommandFactory } from 'nest-commander';
+import type { Command as Commander, CommanderError } from 'commander';
+import { CommandFactory, CommandRunnerService } from 'nest-commander';
 import { CliModule } from './cli/cli.module';
 import { EXIT } from './cli/exit-codes';
 import { reportError } from './cli/report-error';
 
 const HELP_OR_VERSION = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
 
+/** Usage errors (unknown command or flag, missing argument) exit 2 per SPEC §5; help exits 0. */
+function onUsageError(error: Error): never {
+  const code = (error as Partial<CommanderError>).code ?? '';
+  process.exit(HELP_OR_VERSION.has(code) ? EXIT.ok : EXIT.invalidConfig);
+}
+
+/**
+ * nest-commander applies `errorHandler` to the root command only; commander
+ * does not pass it on to subcommands, so every level gets it here.
+ */
+function overrideExits(command: Commander): void {
+  command.name('printery-workers');
+  const walk = (node: Commander): void => {
+    node.exitOverride(onUsageError);
+    // `printery-workers bogus` must be a usage error, not `run` with a stray argument.
+    node.allowExcessArguments(false);
+    node.commands.forEach(walk);
+  };
+  walk(command);
+}
+
 async function main(): Promise<void> {
-  await CommandFactory.run(CliModule, {
-    cliName: 'printery-workers',
+  const app = await CommandFactory.createWithoutRunning(CliModule, {
     logger: ['error'],
     abortOnError: false,
-    errorHandler: (error) => {
-      // Usage errors (unknown command or flag, missing argument) are exit 2 per SPEC §5.
-      const code = (error as { code?: string }).code ?? '';
-      process.exit(HELP_OR_VERSION.has(code) ? EXIT.ok : EXIT.invalidConfig);
-    },
+    errorHandler: onUsageError,
     serviceErrorHandler: (error) => {
       process.exitCode = reportError(error);
     },
   });
+  const runner = app.get(CommandRunnerService);
+  overrideExits((runner as unknown as { commander: Commander }).commander);
+  try {
+    await CommandFactory.runApplication(app);
+  } finally {
+    await app.close();
+  }
 }
 
 main().then(

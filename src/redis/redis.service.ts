@@ -42,28 +42,33 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       ...baseRedisOptions(name),
       ...overrides,
     });
-    let wasReady = false;
+    // 'reconnecting' fires only for an unplanned loss (not after quit/disconnect),
+    // so a drain closing its connections does not read as an outage.
+    let down = false;
+    let everReady = false;
+    connection.on('reconnecting', () => {
+      if (everReady && !down && !this.closed) {
+        down = true;
+        this.logger.warn(
+          { event: 'redis.disconnected', connection: name },
+          'redis connection lost, reconnecting',
+        );
+      }
+    });
     connection.on('ready', () => {
-      if (wasReady) {
+      everReady = true;
+      if (down) {
+        down = false;
         this.logger.info(
           { event: 'redis.reconnected', connection: name },
           'redis connection restored',
         );
       }
-      wasReady = true;
     });
     connection.on('error', (err: Error) => {
-      // ioredis emits an error per failed reconnect; debug keeps the noise down,
-      // readiness and the 'redis.disconnected' line tell the operator.
+      // ioredis emits an error per failed reconnect attempt; debug keeps the
+      // noise down while readiness and 'redis.disconnected' tell the operator.
       this.logger.debug({ event: 'redis.error', connection: name, err }, 'redis connection error');
-    });
-    connection.on('close', () => {
-      if (wasReady && !this.closed) {
-        this.logger.warn(
-          { event: 'redis.disconnected', connection: name },
-          'redis connection lost',
-        );
-      }
     });
     this.connections.add(connection);
     connection.once('end', () => this.connections.delete(connection));

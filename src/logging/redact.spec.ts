@@ -1,0 +1,43 @@
+import { redactDeep, redactText, redactUrlPath, registerSecret } from './redact';
+
+describe('redactText', () => {
+  it('removes the password from credentialed URLs and keeps the user and host', () => {
+    expect(redactText('connect redis://app:s3cr3t-pw@db.internal:6379/2 failed')).toBe(
+      'connect redis://app:[REDACTED]@db.internal:6379/2 failed',
+    );
+    expect(redactText('rediss://:onlypass@cache:6380')).toBe('rediss://:[REDACTED]@cache:6380');
+    expect(redactText('https://ghp_token123@git.example')).toBe('https://[REDACTED]@git.example');
+  });
+
+  it('removes credential-like query parameters', () => {
+    expect(redactText('https://hooks.example/x?token=abc&x=1')).toBe(
+      'https://hooks.example/x?token=[REDACTED]&x=1',
+    );
+  });
+
+  it('removes registered secret values wherever they appear', () => {
+    registerSecret('wh-secret-value');
+    expect(redactText('signing with wh-secret-value now')).toBe('signing with [REDACTED] now');
+  });
+});
+
+describe('redactDeep', () => {
+  it('blanks secret-looking keys and scrubs nested strings and errors', () => {
+    const error = new Error('WRONGPASS for redis://u:pw1234@h:1');
+    const out = redactDeep({ password: 'x', nested: { url: 'redis://u:pw1234@h:1' }, err: error });
+    expect(out.password).toBe('[REDACTED]');
+    expect(out.nested.url).toBe('redis://u:[REDACTED]@h:1');
+    expect(out.err.message).toBe('WRONGPASS for redis://u:[REDACTED]@h:1');
+    expect(error.message).toContain('pw1234');
+  });
+});
+
+describe('redactUrlPath', () => {
+  it('keeps scheme and host and hides the path, where webhook tokens live', () => {
+    expect(redactUrlPath('https://hooks.slack.example/T0/B0/secret')).toBe(
+      'https://hooks.slack.example/[REDACTED]',
+    );
+    expect(redactUrlPath('https://user:pw@hooks.example:8443')).toBe('https://hooks.example:8443');
+    expect(redactUrlPath('not a url')).toBe('[REDACTED]');
+  });
+});
