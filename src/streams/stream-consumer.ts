@@ -160,6 +160,11 @@ export class StreamConsumer {
   private lastLoopAt: number | undefined;
   private nextClaimAt = 0;
   private readRotation = 0;
+  private commitQueue: Array<{
+    build: (multi: ChainableCommander) => void;
+    resolve: (replies: unknown[]) => void;
+    reject: (error: unknown) => void;
+  }> = [];
 
   constructor(private readonly options: StreamConsumerOptions) {
     this.spec = options.spec;
@@ -810,15 +815,12 @@ export class StreamConsumer {
             return false;
           }
         }
-        const multi = commands.multi();
-        writes(multi);
-        multi.xack(task.stream, this.spec.group, task.entryId);
-        const replies = await guard(commands, multi.exec(), COMMAND_TIMEOUT_MS);
-        if (replies === null) {
-          throw new ConnectionLostError('EXEC returned no reply');
-        }
-        const failed = replies.find(([error]) => error);
-        if (failed?.[0]) {
+        const replies = await this.execAtomic((multi) => {
+          writes(multi);
+          multi.xack(task.stream, this.spec.group, task.entryId);
+        });
+        const failed = replies.find((reply) => reply instanceof Error);
+        if (failed) {
           // A runtime error inside MULTI does not roll the rest back; it is a
           // wiring bug (e.g. a key of the wrong type), not worth retrying.
           this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
@@ -828,7 +830,7 @@ export class StreamConsumer {
               worker: this.spec.worker,
               stream: task.stream,
               entryId: task.entryId,
-              err: failed[0],
+              err: failed,
             },
             'a command inside the commit failed',
           );
@@ -867,6 +869,58 @@ export class StreamConsumer {
         }
       }
     }
+  }
+
+  /**
+   * Queues one MULTI…EXEC and resolves with its EXEC reply. Commits finished
+   * in the same tick share one pipeline write (each still its own MULTI, so
+   * each stays atomic): one round trip per batch instead of per entry.
+   */
+  private execAtomic(build: (multi: ChainableCommander) => void): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.commitQueue.push({ build, resolve, reject });
+      if (this.commitQueue.length === 1) {
+        setImmediate(() => this.flushCommits());
+      }
+    });
+  }
+
+  private flushCommits(): void {
+    const batch = this.commitQueue;
+    this.commitQueue = [];
+    const commands = this.commands as Redis;
+    const pipeline = commands.pipeline();
+    const queued: number[] = [];
+    for (const item of batch) {
+      pipeline.call('MULTI');
+      const before = pipeline.length;
+      item.build(pipeline);
+      queued.push(pipeline.length - before);
+      pipeline.call('EXEC');
+    }
+    guard(commands, pipeline.exec(), COMMAND_TIMEOUT_MS).then(
+      (replies) => {
+        let at = 0;
+        batch.forEach((item, index) => {
+          // Replies per item: MULTI's OK, one QUEUED per command, then EXEC's array.
+          at += 1 + (queued[index] ?? 0);
+          const [error, result] = replies?.[at] ?? [new ConnectionLostError('no EXEC reply')];
+          at += 1;
+          if (error) {
+            item.reject(error);
+          } else if (!Array.isArray(result)) {
+            item.reject(new ConnectionLostError('EXEC returned no reply'));
+          } else {
+            item.resolve(result);
+          }
+        });
+      },
+      (error: unknown) => {
+        for (const item of batch) {
+          item.reject(error);
+        }
+      },
+    );
   }
 
   /** Owner of the entry in the group's PEL, or undefined when it is no longer pending. */
