@@ -1,0 +1,121 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Redis from 'ioredis';
+import type { Agent } from 'undici';
+import { StreamTopology } from '../../src/streams/topology';
+import { DeliveryLedger } from '../../src/workers/notifier/delivery-ledger';
+import type { Notification } from '../../src/workers/notifier/notification';
+import { sendNotification } from '../../src/workers/notifier/send-notification';
+import { createGuardedAgent } from '../../src/workers/shared/guarded-agent';
+import { HostAllowList } from '../../src/workers/shared/host-allow-list';
+import { RedisServer } from '../helpers/redis-server';
+
+// Real: redis-server (the ledger), a loopback webhook sink, undici. The
+// redelivery is simulated by handling the same terminal event twice, which
+// is what the stream runtime does after a crash between send and ack.
+
+describe('Notifier delivery ledger', () => {
+  const topology = new StreamTopology('int-ledger', 'int-ledger:registry');
+  const allowList = new HostAllowList(['127.0.0.1']);
+  let redis: RedisServer;
+  let client: Redis;
+  let agent: Agent;
+  let sink: Server;
+  let base: string;
+  let received: Array<{ path: string; headers: IncomingHttpHeaders }>;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    client = redis.client();
+  });
+
+  afterAll(async () => {
+    await client.quit();
+    await redis.dispose();
+  });
+
+  beforeEach(async () => {
+    received = [];
+    agent = createGuardedAgent(allowList);
+    sink = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', headers: req.headers });
+        res.statusCode = req.url === '/down' ? 503 : 200;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    sink.closeAllConnections();
+    await new Promise<void>((resolve) => sink.close(() => resolve()));
+    await agent.close();
+    await client.flushall();
+  });
+
+  const notification = (targets: Notification['targets']): Notification => ({
+    terminalEventId: 'evt-redelivered',
+    terminalEventType: 'health:checked',
+    occurredAt: null,
+    deploymentId: 'dep-1',
+    outcome: 'succeeded',
+    failedStage: null,
+    reason: null,
+    service: 'billing-api',
+    version: '1.4.2',
+    environment: 'staging',
+    details: {},
+    targets,
+  });
+
+  const send = (n: Notification) =>
+    sendNotification(n, {
+      dispatcher: agent,
+      allowList,
+      policy: { maxAttempts: 2, backoffMs: 5, maxDelayMs: 20 },
+      requestTimeoutMs: 1000,
+      webhookSecret: 'ledger-secret',
+      defaultWebhookUrls: [`${base}/default`],
+      ledger: new DeliveryLedger(client, (id) => topology.deliveryKey(id), 60_000),
+      signal: new AbortController().signal,
+    });
+
+  it('does not send again to targets already done when the event is redelivered', async () => {
+    const n = notification([
+      { type: 'webhook', url: `${base}/team` },
+      { type: 'slack', url: `${base}/services/T0/B0/x` },
+      { type: 'webhook', url: `${base}/down` },
+    ]);
+    const first = await send(n);
+    const sentFirst = received.length;
+    const second = await send(n);
+
+    expect(second).toEqual(first);
+    expect(received).toHaveLength(sentFirst);
+    // /down was tried maxAttempts times on the first handling only.
+    expect(received.map((r) => r.path).sort()).toEqual(
+      ['/default', '/down', '/down', '/services/T0/B0/x', '/team'].sort(),
+    );
+    expect(first.targets.map((t) => [t.type, t.status, t.attempts])).toEqual([
+      ['webhook', 'delivered', 1],
+      ['slack', 'delivered', 1],
+      ['webhook', 'failed', 2],
+      ['webhook', 'delivered', 1],
+    ]);
+  });
+
+  it('redacts target paths in the result', async () => {
+    const result = await send(notification([{ type: 'slack', url: `${base}/services/T0/B0/x` }]));
+    expect(result.targets[0]?.target).toBe(`${base}/[REDACTED]`);
+  });
+
+  it('forgets delivered targets after the dedupe TTL', async () => {
+    await send(notification([]));
+    const ttl = await client.pttl(topology.deliveryKey('evt-redelivered'));
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+});
