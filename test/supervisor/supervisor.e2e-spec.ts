@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type Server, createServer } from 'node:http';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet, type LogLine } from '../helpers/cli-process';
 import { RedisServer, freePort } from '../helpers/redis-server';
@@ -70,7 +71,14 @@ async function startApp(
   });
   app = proc;
   const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => (await status(base)).ready, 20_000, 100);
+  try {
+    await eventually(async () => (await status(base)).ready, 20_000, 100);
+  } catch (error) {
+    const last = await status(base).catch((e: Error) => e.message);
+    throw new Error(
+      `service not ready: ${(error as Error).message}\nstatus: ${JSON.stringify(last)}\nstderr: ${proc.stderr}\nlog tail:\n${proc.stdout.slice(-3000)}`,
+    );
+  }
   return { proc, base, prefix };
 }
 
@@ -255,7 +263,7 @@ describe('printery-workers run under the supervisor', () => {
   });
 
   describe('on signals', () => {
-    it('SIGTERM while busy drains in-flight work, exits 0 and loses nothing', async () => {
+    it('SIGTERM during a burst exits 0, commits nothing twice and leaves the rest for the next run', async () => {
       const { proc, prefix } = await startApp();
       const ids: string[] = [];
       for (let i = 0; i < 300; i += 1) {
@@ -285,7 +293,7 @@ describe('printery-workers run under the supervisor', () => {
       const undelivered = entries.filter(([id]) => compareIds(id, lastDelivered) > 0).length;
       expect(done.length + pending.length + undelivered).toBe(ids.length);
       process.stdout.write(
-        `SIGTERM while busy: drained in ${drainMs}ms; ${done.length} committed, ${pending.length} pending, ${undelivered} not yet read\n`,
+        `SIGTERM during a burst: exited after ${drainMs}ms; ${done.length} committed, ${pending.length} pending, ${undelivered} not yet read\n`,
       );
 
       // And the rest is picked up by the next run.
@@ -294,6 +302,74 @@ describe('printery-workers run under the supervisor', () => {
       expect(new Set(await validatedIds(prefix))).toEqual(new Set(ids));
       again.proc.signal('SIGTERM');
       expect((await again.proc.waitForExit(10_000)).code).toBe(0);
+    });
+
+    it('SIGTERM during a slow health probe lets it finish, commits it and exits 0', async () => {
+      // The Health Monitor's probe target answers only after a while: that
+      // probe is the in-flight work the signal arrives in the middle of.
+      let probed!: () => void;
+      const probeArrived = new Promise<void>((resolve) => {
+        probed = resolve;
+      });
+      const target: Server = createServer((_req, res) => {
+        probed();
+        setTimeout(() => res.writeHead(200).end('ok'), 2000);
+      });
+      await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+      const address = target.address();
+      const targetPort = typeof address === 'object' && address ? address.port : 0;
+      try {
+        const { proc, prefix } = await startApp({ HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1' });
+        const deploymentId = `dep-${randomUUID().slice(0, 8)}`;
+        await admin.xadd(
+          `${prefix}:deployment:started`,
+          '*',
+          'id',
+          randomUUID(),
+          'type',
+          'deployment:started',
+          'subject',
+          deploymentId,
+          'data',
+          JSON.stringify({
+            deploymentId,
+            service: 'billing-api',
+            version: '1.4.2',
+            environment: 'development',
+            artifact: 'registry.example.com/billing-api:1.4.2',
+            dependencies: [],
+            healthCheck: {
+              url: `http://127.0.0.1:${targetPort}/health`,
+              expectedStatus: 200,
+              timeoutMs: 5000,
+              intervalMs: 100,
+              maxAttempts: 1,
+            },
+            notify: [],
+            requestedBy: 'e2e',
+          }),
+        );
+        await probeArrived;
+        const signalledAt = performance.now();
+        proc.signal('SIGTERM');
+        const exit = await proc.waitForExit(15_000);
+        const drainMs = Math.round(performance.now() - signalledAt);
+        process.stdout.write(`SIGTERM during a 2s probe: exited after ${drainMs}ms\n`);
+        expect(exit.code).toBe(0);
+        expect(drainMs).toBeGreaterThan(1000);
+        // The probe finished during the drain and its outcome was committed.
+        const checked = await admin.xrange(`${prefix}:health:checked`, '-', '+');
+        expect(checked).toHaveLength(1);
+        expect(checked[0]?.[1].join(' ')).toContain(deploymentId);
+        const pending = (await admin.xpending(
+          `${prefix}:dependency:checked`,
+          'printery-health',
+        )) as [number, ...unknown[]];
+        expect(pending[0]).toBe(0);
+      } finally {
+        target.closeAllConnections();
+        await new Promise((resolve) => target.close(resolve));
+      }
     });
 
     it('SIGTERM while idle exits 0 well under a second', async () => {
