@@ -121,6 +121,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a hang bound no longer than one blocking read', () => {
+    expect(
+      problemsOf(() =>
+        loadConfig({ env: { HANG_THRESHOLD_MS: '2s', STREAM_BLOCK_MS: '5s' }, configDir: dir }),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^HANG_THRESHOLD_MS: 2000 is not above STREAM_BLOCK_MS \(5000\)/),
+    ]);
+  });
+
   it('requires allow-lists outside development', () => {
     const problems = problemsOf(() =>
       loadConfig({ env: { ENVIRONMENT: 'production' }, configDir: dir }),

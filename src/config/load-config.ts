@@ -171,6 +171,13 @@ function crossChecks(config: AppConfig): string[] {
       `RESTART_BACKOFF_MAX_MS: ${supervisor.restartBackoffMaxMs} is below RESTART_BACKOFF_MS (${supervisor.restartBackoffMs}); expected a cap >= the initial backoff`,
     );
   }
+  if (supervisor.hangThresholdMs <= config.streams.blockMs) {
+    // A read blocks up to STREAM_BLOCK_MS between polls; a shorter hang bound
+    // would report every idle worker as hung.
+    problems.push(
+      `HANG_THRESHOLD_MS: ${supervisor.hangThresholdMs} is not above STREAM_BLOCK_MS (${config.streams.blockMs}); expected a hang bound longer than one blocking read`,
+    );
+  }
   const cycle = findDependencyCycle(config.workers);
   if (cycle) {
     problems.push(
