@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { CliProcess, eventually } from '../helpers/cli-process';
+import { freePort, type RedisServer } from '../helpers/redis-server';
+
+/** Environment for a spawned CLI: its own Redis and key prefixes, loopback targets allowed. */
+export function cliEnv(
+  redis: RedisServer,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv & { STREAM_PREFIX: string; REGISTRY_PREFIX: string } {
+  const id = randomUUID().slice(0, 8);
+  return {
+    REDIS_URL: redis.url,
+    STREAM_PREFIX: `test:${id}:events`,
+    REGISTRY_PREFIX: `test:${id}:registry`,
+    HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1',
+    NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
+    CLAIM_IDLE_MS: '200',
+    ...extra,
+  };
+}
+
+/** A deployment:started payload with short, loopback health checking. */
+export function deployment(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    deploymentId: `dep-${randomUUID().slice(0, 8)}`,
+    service: 'billing-api',
+    version: '1.4.2',
+    environment: 'staging',
+    artifact: 'registry.example.com/billing-api:1.4.2',
+    dependencies: [],
+    healthCheck: {
+      url: 'http://127.0.0.1:9/health',
+      expectedStatus: 200,
+      timeoutMs: 500,
+      intervalMs: 50,
+      maxAttempts: 2,
+    },
+    notify: [],
+    requestedBy: 'e2e',
+    ...overrides,
+  };
+}
+
+export function writeJsonFile(dir: string, name: string, value: unknown): string {
+  const file = join(dir, name);
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value));
+  return file;
+}
+
+/** The service (`run`) with every worker, on a free port; resolves once all four run. */
+export async function startService(
+  env: NodeJS.ProcessEnv,
+): Promise<{ proc: CliProcess; url: string }> {
+  const port = await freePort();
+  const proc = new CliProcess(['run', '--port', String(port)], env);
+  await proc.waitForEvent('service.listening', 30_000);
+  await eventually(
+    () => proc.logs.filter((line) => line.event === 'worker.running').length >= 4,
+    30_000,
+  );
+  return { proc, url: `http://127.0.0.1:${port}` };
+}
+
+export async function stopService(proc: CliProcess): Promise<void> {
+  proc.signal('SIGTERM');
+  await proc.waitForExit(30_000);
+}
+
+/** A loopback HTTP server: `/down…` answers 503, anything else 200; records what it receives. */
+export class HttpTarget {
+  readonly requests: Array<{ method: string; url: string; body: string }> = [];
+  private readonly server: Server;
+  port = 0;
+
+  private constructor() {
+    this.server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        this.requests.push({ method: req.method ?? '', url: req.url ?? '', body });
+        res.statusCode = req.url?.startsWith('/down') ? 503 : 200;
+        res.end('{}');
+      });
+    });
+  }
+
+  static async start(): Promise<HttpTarget> {
+    const target = new HttpTarget();
+    await new Promise<void>((resolve) => target.server.listen(0, '127.0.0.1', resolve));
+    const address = target.server.address();
+    target.port = typeof address === 'object' && address ? address.port : 0;
+    return target;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
