@@ -5,6 +5,7 @@ import {
   healthCheckedSchema,
   validationCompletedSchema,
 } from '../workers/shared/deployment';
+import { formatAge } from './output';
 
 /** One stage of a deployment as `publish --wait` reports it. */
 export interface StageReport {
@@ -93,7 +94,7 @@ export function describeStage(
         return unreadable('health', base);
       }
       const h = parsed.data;
-      const after = `after ${plural(h.attempts, 'attempt')} in ${(h.durationMs / 1000).toFixed(1)}s`;
+      const after = `after ${plural(h.attempts, 'attempt')} in ${formatAge(h.durationMs)}`;
       return h.healthy
         ? {
             ...base,
@@ -128,7 +129,10 @@ export function describeStage(
         ...base,
         stage: 'notification',
         ok: targets.length === delivered ? true : null,
-        summary: `sent: ${delivered} of ${plural(targets.length, 'target')} delivered`,
+        summary:
+          targets.length === 0
+            ? 'logged (no notification targets)'
+            : `delivered to ${delivered} of ${plural(targets.length, 'target')}`,
         details: targets
           .filter((t) => t.status !== 'delivered')
           .map(
