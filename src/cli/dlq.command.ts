@@ -226,7 +226,7 @@ export class DlqShowCommand extends OneShotCommand {
     }
     writeLine(
       renderTable(
-        ['', ''],
+        [],
         [
           ['dead-letter id', entry.deadLetterId],
           ['dead-lettered at', entry.time || '-'],

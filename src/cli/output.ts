@@ -18,8 +18,9 @@ export function paint(text: string, colour: keyof typeof ANSI): string {
 
 /** A table rendered with cli-table3; plain borders when not a terminal. */
 export function renderTable(head: string[], rows: Array<Array<string | number>>): string {
+  // An empty head gives a key/value table without a header row.
   const table = new Table({
-    head,
+    ...(head.length > 0 ? { head } : {}),
     style: colourOn() ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
   });
   table.push(...rows);
