@@ -6,6 +6,8 @@ import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
 import { baseRedisOptions, reconnectDelay } from './redis-options';
 
+const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid username-password/i;
+
 /**
  * Owns every Redis connection of the process: one shared command client and
  * any dedicated connections (blocking reads) created through it, so shutdown
@@ -16,6 +18,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
   private readonly connections = new Set<Redis>();
   private closed = false;
+  /** Last error any connection emitted; the reason behind a generic "Connection is closed". */
+  private lastConnectionError: string | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -66,9 +70,21 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       }
     });
     connection.on('error', (err: Error) => {
+      this.lastConnectionError = err.message;
       // ioredis emits an error per failed reconnect attempt; debug keeps the
       // noise down while readiness and 'redis.disconnected' tell the operator.
-      this.logger.debug({ event: 'redis.error', connection: name, err }, 'redis connection error');
+      // Refused credentials need a human, so they are not hidden.
+      if (AUTH_ERROR.test(err.message)) {
+        this.logger.error(
+          { event: 'redis.auth_failed', connection: name, err },
+          'redis refused the credentials',
+        );
+      } else {
+        this.logger.debug(
+          { event: 'redis.error', connection: name, err },
+          'redis connection error',
+        );
+      }
     });
     this.connections.add(connection);
     connection.once('end', () => this.connections.delete(connection));
@@ -130,7 +146,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         );
         return;
       } catch (error) {
-        lastError = redactText((error as Error).message);
+        lastError = redactText(this.lastConnectionError ?? (error as Error).message);
+        this.lastConnectionError = undefined;
         this.client.disconnect();
       }
       const remaining = deadline - Date.now();

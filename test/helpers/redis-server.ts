@@ -89,6 +89,8 @@ export class RedisServer {
         retryStrategy: () => null,
         maxRetriesPerRequest: 0,
       });
+      // A refused connection is the expected answer while the server boots.
+      probe.on('error', () => undefined);
       try {
         await probe.connect();
         await probe.ping();
