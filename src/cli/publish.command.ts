@@ -31,8 +31,6 @@ import {
 import { formatAge, paint, writeJson, writeLine } from './output';
 import { type StageReport, describeStage } from './pipeline-stages';
 
-/** `timeout(1)`'s convention, so scripts can tell "no answer yet" from "failed". */
-export const EXIT_WAIT_TIMEOUT = 124;
 const DEFAULT_WAIT_MS = 120_000;
 const POLL_BLOCK_MS = 1000;
 
@@ -226,7 +224,7 @@ export class PublishCommand extends OneShotCommand {
       return follow.outcome === 'succeeded'
         ? EXIT.ok
         : follow.outcome === 'timeout'
-          ? EXIT_WAIT_TIMEOUT
+          ? EXIT.waitTimeout
           : EXIT.runtimeFailure;
     });
   }

@@ -5,7 +5,8 @@ import { ConfigError } from '../errors';
 import { registerSecret } from '../logging/redact';
 import type { AppConfig } from './app-config';
 import { SETTINGS, type SettingDef, showValue } from './settings';
-import { WORKER_NAMES, type WorkerName } from './worker-names';
+import { findCycle } from '../common/find-cycle';
+import { WORKER_NAMES } from './worker-names';
 
 /** Raw flag values as given on the command line, keyed by flag name without dashes. */
 export type FlagValues = Partial<Record<string, string | boolean>>;
@@ -178,7 +179,7 @@ function crossChecks(config: AppConfig): string[] {
       `HANG_THRESHOLD_MS: ${supervisor.hangThresholdMs} is not above STREAM_BLOCK_MS (${config.streams.blockMs}); expected a hang bound longer than one blocking read`,
     );
   }
-  const cycle = findDependencyCycle(config.workers);
+  const cycle = findCycle(WORKER_NAMES, (name) => config.workers[name].dependsOn);
   if (cycle) {
     problems.push(
       `workers.*.dependsOn: dependency cycle ${cycle.join(' -> ')}; expected an acyclic graph`,
@@ -197,40 +198,6 @@ function crossChecks(config: AppConfig): string[] {
     }
   }
   return problems;
-}
-
-/** Returns a cycle in the workers' declared dependencies, or undefined. */
-export function findDependencyCycle(
-  workers: Record<WorkerName, { dependsOn: WorkerName[] }>,
-): WorkerName[] | undefined {
-  const state = new Map<WorkerName, 'visiting' | 'done'>();
-  const stack: WorkerName[] = [];
-  const visit = (name: WorkerName): WorkerName[] | undefined => {
-    if (state.get(name) === 'done') {
-      return undefined;
-    }
-    if (state.get(name) === 'visiting') {
-      return [...stack.slice(stack.indexOf(name)), name];
-    }
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const dep of workers[name].dependsOn) {
-      const found = visit(dep);
-      if (found) {
-        return found;
-      }
-    }
-    stack.pop();
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const name of WORKER_NAMES) {
-    const found = visit(name);
-    if (found) {
-      return found;
-    }
-  }
-  return undefined;
 }
 
 function registerSecrets(config: AppConfig): void {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ChainableCommander, default as Redis, RedisOptions } from 'ioredis';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { AppConfig } from '../config/app-config';
 import { InvalidEntryError } from '../errors/invalid-entry.error';
 import { redactText } from '../logging/redact';
 import { reconnectDelay } from '../redis/redis-options';
@@ -21,18 +22,8 @@ import type { EventType } from './topology';
 import { StreamTopology } from './topology';
 
 /** Settings the runtime reads from AppConfig (`streams.*` and the hang bound). */
-export interface ConsumerSettings {
-  prefix: string;
-  registryPrefix: string;
-  groupStartId: string;
-  maxLen: number;
-  maxDeliveries: number;
-  claimIdleMs: number;
-  maxEventBytes: number;
-  blockMs: number;
-  /** A read loop that has not polled for this long is reported hung. */
-  hangThresholdMs: number;
-}
+export type ConsumerSettings = AppConfig['streams'] &
+  Pick<AppConfig['supervisor'], 'hangThresholdMs'>;
 
 /** The SPEC §6 metrics the runtime feeds, labelled by worker. */
 export interface ConsumerMetrics {

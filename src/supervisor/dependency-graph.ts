@@ -1,4 +1,5 @@
 import type { WorkerName } from '../config/worker-names';
+import { findCycle } from '../common/find-cycle';
 import { ConfigError } from '../errors';
 import type { WorkerLifecycle } from './worker-lifecycle';
 
@@ -46,7 +47,10 @@ export function planWorkers(
       problems.push(`worker ${name} is selected but not registered in WorkersModule`);
     }
   }
-  const cycle = findCycle(registered, byName);
+  const cycle = findCycle(
+    registered.map((worker) => worker.name),
+    (name) => byName.get(name)?.dependsOn ?? [],
+  );
   if (cycle) {
     problems.push(
       `workers.*.dependsOn: dependency cycle ${cycle.join(' -> ')}; expected an acyclic graph`,
@@ -96,38 +100,4 @@ export function planWorkers(
     }
   }
   return { order, dependencies, dependants };
-}
-
-function findCycle(
-  registered: readonly WorkerLifecycle[],
-  byName: Map<string, WorkerLifecycle>,
-): string[] | undefined {
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (name: string): string[] | undefined => {
-    if (state.get(name) === 'done') {
-      return undefined;
-    }
-    if (state.get(name) === 'visiting') {
-      return [...stack.slice(stack.indexOf(name)), name];
-    }
-    state.set(name, 'visiting');
-    stack.push(name);
-    for (const dep of byName.get(name)?.dependsOn ?? []) {
-      const found = visit(dep);
-      if (found) {
-        return found;
-      }
-    }
-    stack.pop();
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const worker of registered) {
-    const found = visit(worker.name);
-    if (found) {
-      return found;
-    }
-  }
-  return undefined;
 }
