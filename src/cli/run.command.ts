@@ -9,6 +9,7 @@ import { AppModule } from '../app/app.module';
 import { ProcessLifecycle } from '../app/process-lifecycle.service';
 import { type AppConfig, loadConfig } from '../config';
 import { createLogger } from '../logging/logger';
+import { QuietNestLogger } from '../logging/quiet-nest-logger';
 import { METRIC } from '../metrics/metric-names';
 import { maybeStartEmbeddedRedis } from '../redis/embedded-redis';
 import { ConfigFlagsCommand } from './config-flags';
@@ -116,7 +117,7 @@ export async function serve(config: AppConfig, logger: Logger): Promise<number> 
       bufferLogs: true,
       abortOnError: false,
     });
-    app.useLogger(app.get(NestPinoLogger));
+    app.useLogger(new QuietNestLogger(app.get(NestPinoLogger)));
     const control = app.get(ProcessLifecycle);
     lifecycle = control;
     if (early.signal) {
