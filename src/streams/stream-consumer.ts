@@ -145,6 +145,8 @@ export class StreamConsumer {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private runLoop: Promise<void> | undefined;
   private started = false;
+  /** Set by stopReading(): no new reads or claims from here on. */
+  private readingStopped = false;
   private stopping: Promise<void> | undefined;
   private loopError: Error | undefined;
   private startedAt = 0;
@@ -233,6 +235,26 @@ export class StreamConsumer {
   }
 
   /**
+   * Stops taking new work at once, without waiting for anything; in-flight
+   * handlers carry on and a later `stop(deadline)` drains them.
+   * Idempotent; a no-op when not started.
+   */
+  stopReading(): void {
+    if (!this.started || this.readingStopped) {
+      return;
+    }
+    this.readingStopped = true;
+    this.loopAbort.abort(new Error('stopping'));
+    this.releaseSlot();
+    try {
+      // Unblocks a pending XREADGROUP at once; its 'close' ends the read.
+      this.blocking?.disconnect();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /**
    * Stops reading at once, lets in-flight handlers finish until `deadline`
    * (epoch ms), commits what finished and leaves the rest pending for another
    * consumer. Idempotent: every call returns the same promise.
@@ -253,7 +275,7 @@ export class StreamConsumer {
       reason = 'not started';
     } else if (this.loopError) {
       reason = `read loop died: ${redactText(this.loopError.message)}`;
-    } else if (this.stopping) {
+    } else if (this.stopping || this.readingStopped) {
       reason = 'stopping';
     } else if (this.blocking?.status !== 'ready' || this.commands?.status !== 'ready') {
       reason = 'redis connection down';
@@ -528,6 +550,11 @@ export class StreamConsumer {
     fields: string[],
     deliveryCount: number,
   ): void {
+    if (this.readingStopped) {
+      // A read or claim that returned after stopReading(): the entry stays
+      // pending and is claimed by another consumer once idle.
+      return;
+    }
     const key = taskKey(stream, entryId);
     if (this.tasks.has(key)) {
       // Already being handled here (e.g. re-read after a group recreation).
@@ -1035,14 +1062,7 @@ export class StreamConsumer {
   private async drain(deadline: number): Promise<void> {
     const worker = this.spec.worker;
     const startedAt = Date.now();
-    this.loopAbort.abort(new Error('stopping'));
-    this.releaseSlot();
-    try {
-      // Unblocks a pending XREADGROUP at once; its 'close' ends the read.
-      this.blocking?.disconnect();
-    } catch {
-      // Already closed.
-    }
+    this.stopReading();
     try {
       await this.runLoop;
     } catch {

@@ -79,6 +79,16 @@ export abstract class StreamWorker implements WorkerLifecycle {
     }
   }
 
+  /**
+   * Stops taking new work at once, without waiting for anything; in-flight
+   * handlers carry on and a later `stop(deadline)` drains them.
+   */
+  stopReading(): void {
+    if (this.consumer && !this.stopped) {
+      this.consumer.stopReading();
+    }
+  }
+
   stop(deadline: number): Promise<void> {
     this.stopPromise ??= this.consumer ? this.consumer.stop(deadline) : Promise.resolve();
     return this.stopPromise;

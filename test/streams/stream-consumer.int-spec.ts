@@ -317,6 +317,54 @@ describe('StreamConsumer', () => {
     });
   });
 
+  describe('stopReading()', () => {
+    it('takes no new work at once, lets in-flight handlers finish and stop() commits them', async () => {
+      const handled: string[] = [];
+      let release: () => void = () => undefined;
+      const c = start({
+        concurrency: 2,
+        settings: { blockMs: 5000, claimIdleMs: 60_000 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('in-flight'));
+      await eventually(() => handled.length === 1);
+
+      const begun = performance.now();
+      c.consumer.stopReading();
+      c.consumer.stopReading();
+      expect(performance.now() - begun).toBeLessThan(50);
+      // The blocked XREADGROUP does not keep its connection.
+      const [read] = c.connections;
+      await eventually(() => read?.status === 'end', 1000);
+      expect(c.consumer.health()).toMatchObject({ healthy: false, reason: 'stopping' });
+
+      await redis.xadd(input(), '*', ...eventFields('arrived-later'));
+      await sleep(300);
+      expect(handled).toEqual(['in-flight']);
+
+      const stopped = c.consumer.stop(Date.now() + 5000);
+      release();
+      await stopped;
+      const outputs = await readAll(redis, output());
+      expect(outputs.map((o) => o.fields.data)).toEqual([JSON.stringify({ of: 'in-flight' })]);
+      expect(handled).toEqual(['in-flight']);
+      expect(c.counters.processed).toBe(1);
+    });
+
+    it('is a no-op before start', () => {
+      const c = start({ handler: okHandler });
+      expect(() => c.consumer.stopReading()).not.toThrow();
+      expect(c.connections).toHaveLength(0);
+    });
+  });
+
   describe('stop()', () => {
     it('returns in well under a second while blocked on an empty stream', async () => {
       const c = start({ settings: { blockMs: 5000 }, handler: okHandler });
