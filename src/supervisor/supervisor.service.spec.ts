@@ -75,11 +75,15 @@ function gate(): Gate {
 }
 
 type StartMode = 'ready' | 'gated' | 'reject' | 'never';
-type StopMode = 'ready' | 'gated' | 'never';
+/** 'deadline': drains for its whole budget, resolving exactly at the deadline it is given. */
+type StopMode = 'ready' | 'gated' | 'never' | 'deadline';
 
 class FakeWorker implements WorkerLifecycle {
   starts = 0;
   stops = 0;
+  readingStops = 0;
+  /** The deadline passed to each stop() call. */
+  stopDeadlines: number[] = [];
   startMode: StartMode = 'ready';
   stopMode: StopMode = 'ready';
   startGates: Gate[] = [];
@@ -91,6 +95,7 @@ class FakeWorker implements WorkerLifecycle {
     readonly name: WorkerName,
     readonly dependsOn: WorkerName[],
     private readonly journal: string[],
+    private readonly clock: FakeClock,
   ) {}
 
   start(onFailure: (error: Error) => void): Promise<void> {
@@ -112,8 +117,14 @@ class FakeWorker implements WorkerLifecycle {
     }
   }
 
-  stop(_deadline: number): Promise<void> {
+  stopReading(): void {
+    this.readingStops += 1;
+    this.journal.push(`stopReading ${this.name}`);
+  }
+
+  stop(deadline: number): Promise<void> {
     this.stops += 1;
+    this.stopDeadlines.push(deadline);
     this.journal.push(`stop ${this.name}`);
     switch (this.stopMode) {
       case 'ready':
@@ -121,6 +132,13 @@ class FakeWorker implements WorkerLifecycle {
         return Promise.resolve();
       case 'never':
         return new Promise(() => undefined);
+      case 'deadline':
+        return new Promise((resolve) => {
+          this.clock.setTimeout(() => {
+            this.journal.push(`stopped ${this.name}`);
+            resolve();
+          }, deadline - this.clock.now());
+        });
       case 'gated': {
         const g = gate();
         this.stopGates.push(g);
@@ -198,7 +216,7 @@ function harness(
   const lifecycle = new ProcessLifecycle();
   const registry = new Registry();
   const redis = { ready: true, isReady: () => redis.ready };
-  const workers = declared.map(([name, deps]) => new FakeWorker(name, deps, journal));
+  const workers = declared.map(([name, deps]) => new FakeWorker(name, deps, journal, clock));
   const config = {
     supervisor: {
       ...SUPERVISOR_DEFAULTS,
@@ -529,6 +547,41 @@ describe('SupervisorService', () => {
       await supervisor.stopAll(h.clock.now() + 1000);
     });
 
+    it('counts a give-up once while its stop is still under way', async () => {
+      const h = harness([['validator', []]], {
+        maxRestartAttempts: 0,
+        healthCheckIntervalMs: 5000,
+      });
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      const worker = h.worker('validator');
+      worker.stopMode = 'gated';
+      worker.healthy = false;
+      await h.clock.advance(5000);
+      expect(worker.stops).toBe(1);
+      expect(h.state(supervisor, 'validator')).toBe('failed');
+      // Health ticks and the run loop's own report arrive while the stop hangs.
+      await h.clock.advance(15_000);
+      worker.crash();
+      worker.stopGates[0]?.open();
+      await h.clock.advance(5000);
+
+      expect(h.events('worker.unhealthy', 'validator')).toHaveLength(1);
+      expect(h.events('worker.failed', 'validator')).toHaveLength(1);
+      expect(
+        await h.metricValue(METRIC.workerErrors, { worker: 'validator', kind: 'unhealthy' }),
+      ).toBe(1);
+      expect(
+        await h.metricValue(METRIC.workerErrors, { worker: 'validator', kind: 'gave_up' }),
+      ).toBe(1);
+      expect(
+        await h.metricValue(METRIC.workerErrors, { worker: 'validator', kind: 'crashed' }),
+      ).toBeUndefined();
+      expect(worker.stops).toBe(1);
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
     it('resets the restart count once a worker stays healthy for the stable period', async () => {
       jitter = 0;
       const h = harness([['validator', []]], { maxRestartAttempts: 2, stablePeriodMs: 10_000 });
@@ -691,6 +744,14 @@ describe('SupervisorService', () => {
       }
       h.journal.length = 0;
       const stopped = supervisor.stopAll(h.clock.now() + 30_000);
+      // Every worker stops reading at once, before anything is awaited.
+      expect([...h.journal].sort()).toEqual([
+        'stopReading dependency',
+        'stopReading health',
+        'stopReading notifier',
+        'stopReading validator',
+      ]);
+      h.journal.length = 0;
       await h.clock.advance(0);
       // notifier (level 2) and health (a leaf) drain together; dependency waits for notifier.
       expect([...h.journal].sort()).toEqual(['stop health', 'stop notifier']);
@@ -715,6 +776,79 @@ describe('SupervisorService', () => {
         'stop validator',
         'stopped validator',
       ]);
+      expect(supervisor.getStatus().every((s) => s.state === 'stopped')).toBe(true);
+    });
+
+    it('stops every worker reading at once, while its dependants still drain', async () => {
+      const h = harness(THREE_LEVELS);
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      h.worker('notifier').stopMode = 'gated';
+      const stopped = supervisor.stopAll(h.clock.now() + 30_000);
+      await h.clock.advance(10_000);
+      // The validator drains last, but took no new work during the 10 s its
+      // dependants were draining.
+      expect(h.worker('validator').readingStops).toBe(1);
+      expect(h.worker('validator').stops).toBe(0);
+      const firstStopped = h.journal.findIndex((line) => line.startsWith('stopped '));
+      const lastReadingStop = h.journal.findLastIndex((line) => line.startsWith('stopReading '));
+      expect(lastReadingStop).toBeLessThan(firstStopped);
+      h.worker('notifier').stopGates[0]?.open();
+      await stopped;
+      expect(h.journal.filter((line) => line.startsWith('stop ')).at(-1)).toBe('stop validator');
+      for (const name of ['validator', 'dependency', 'health', 'notifier'] as const) {
+        expect(h.worker(name).readingStops).toBe(1);
+      }
+    });
+
+    it('does not stop reading a worker that is not live (restart pending)', async () => {
+      const h = harness([['validator', []]]);
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      h.worker('validator').crash();
+      await h.clock.advance(0);
+      expect(h.state(supervisor, 'validator')).toBe('restarting');
+      await supervisor.stopAll(h.clock.now() + 1000);
+      expect(h.worker('validator').readingStops).toBe(0);
+    });
+
+    it('carries on draining when a worker throws from stopReading', async () => {
+      const h = harness(PIPELINE);
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      h.worker('validator').stopReading = () => {
+        throw new Error('boom');
+      };
+      await supervisor.stopAll(h.clock.now() + 1000);
+      expect(h.events('worker.stop_reading_failed', 'validator')).toHaveLength(1);
+      expect(h.worker('validator').stops).toBe(1);
+      expect(h.worker('notifier').readingStops).toBe(1);
+      expect(supervisor.getStatus().every((s) => s.state === 'stopped')).toBe(true);
+    });
+
+    it('does not report a stop timeout for a worker that drains for its whole budget', async () => {
+      const h = harness(PIPELINE);
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      for (const name of ['validator', 'dependency', 'health', 'notifier'] as const) {
+        h.worker(name).stopMode = 'deadline';
+      }
+      const deadline = h.clock.now() + 30_000;
+      const stopped = supervisor.stopAll(deadline);
+      await h.clock.advance(30_000);
+      await stopped;
+      // The first drains get a deadline 500 ms early; the validator, last,
+      // gets a tenth of what is left.
+      expect(h.worker('notifier').stopDeadlines).toEqual([deadline - 500]);
+      expect(h.worker('validator').stopDeadlines).toEqual([deadline - 50]);
+      expect(h.events('worker.stop_timeout')).toHaveLength(0);
+      expect(
+        await h.metricValue(METRIC.workerErrors, { worker: 'notifier', kind: 'stop_timeout' }),
+      ).toBeUndefined();
       expect(supervisor.getStatus().every((s) => s.state === 'stopped')).toBe(true);
     });
 

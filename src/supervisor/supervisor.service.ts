@@ -48,6 +48,14 @@ class StopTimeoutError extends Error {
   override readonly name = 'StopTimeoutError';
 }
 
+/**
+ * How much earlier than the supervisor's own bound a worker is asked to have
+ * stopped: at most this, and at most a tenth of the time left. A worker that
+ * uses its whole budget then still resolves before the bound, so only a
+ * worker that really overruns is reported as a stop timeout.
+ */
+const STOP_MARGIN_MS = 500;
+
 interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
@@ -73,6 +81,8 @@ interface Slot {
   lastError: string | null;
   /** Bumped on every start() call, so a late onFailure from an earlier run is ignored. */
   generation: number;
+  /** The generation whose failure is being (or was) handled; one failure per start. */
+  failedGeneration: number;
   /** start() was called and the matching stop() has not finished. */
   live: boolean;
   /** Resolves true once the worker first runs; false when it never will (gave up, shutdown). */
@@ -126,6 +136,7 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
         runningSince: undefined,
         lastError: null,
         generation: 0,
+        failedGeneration: 0,
         live: false,
         ready: deferred<boolean>(),
         unhealthy: false,
@@ -336,6 +347,12 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
    * give up after maxRestartAttempts consecutive failed restarts.
    */
   private async onFailure(slot: Slot, error: Error, kind: SupervisorErrorKind): Promise<void> {
+    if (slot.failedGeneration === slot.generation) {
+      // This start's failure is already being handled (e.g. a health tick or
+      // the run loop's own report while the give-up stop is in progress).
+      return;
+    }
+    slot.failedGeneration = slot.generation;
     const reason = redactText(error.message);
     slot.lastError = reason;
     slot.runningSince = undefined;
@@ -356,10 +373,8 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
     }
 
     if (slot.attempts >= maxRestartAttempts) {
-      await this.stopBounded(slot, this.clock.now() + shutdownTimeoutMs);
-      if (this.stopRequested) {
-        return;
-      }
+      // Out of 'running' before the stop is awaited, so the health loop and
+      // the run loop's callback leave it alone meanwhile.
       this.errorsCounter.inc({ worker: slot.name, kind: 'gave_up' });
       slot.lastError = `gave up after ${slot.attempts} restart attempts: ${reason}`;
       this.transition(slot, 'failed', slot.lastError, {
@@ -367,6 +382,7 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
         attempts: slot.attempts,
       });
       slot.ready.resolve(false);
+      await this.stopBounded(slot, this.clock.now() + shutdownTimeoutMs);
       return;
     }
 
@@ -509,6 +525,14 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
         this.clearTimer(slot, 'stableTimer');
         slot.ready.resolve(false);
       }
+      // SPEC §3: reading stops at once, for every worker, before anything is
+      // awaited; only the drain of in-flight work follows dependency order.
+      // Otherwise a dependency keeps taking new input while its dependants drain.
+      for (const slot of this.slots.values()) {
+        if (slot.live) {
+          this.stopReading(slot);
+        }
+      }
       this.logger.info(
         {
           event: 'supervisor.draining',
@@ -563,13 +587,36 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** stop(deadline), but never waits past the deadline even if the worker ignores it. */
+  private stopReading(slot: Slot): void {
+    try {
+      slot.worker.stopReading();
+    } catch (error) {
+      // The drain's stop() that follows stops reading too; carry on.
+      this.errorsCounter.inc({ worker: slot.name, kind: 'stop_failed' });
+      this.logger.warn(
+        {
+          event: 'worker.stop_reading_failed',
+          worker: slot.name,
+          reason: redactText(toError(error).message),
+        },
+        'worker could not stop reading; its drain will stop it',
+      );
+    }
+  }
+
+  /**
+   * stop(), but never waits past `deadline` even if the worker ignores it.
+   * The worker is given a slightly earlier deadline (see STOP_MARGIN_MS), so
+   * one that drains for its whole budget is not mistaken for one that hangs.
+   */
   private async stopBounded(slot: Slot, deadline: number): Promise<void> {
+    const left = Math.max(0, deadline - this.clock.now());
+    const workerDeadline = deadline - Math.min(STOP_MARGIN_MS, Math.floor(left / 10));
     try {
       await withTimeout(
         this.clock,
-        Promise.resolve().then(() => slot.worker.stop(deadline)),
-        deadline - this.clock.now(),
+        Promise.resolve().then(() => slot.worker.stop(workerDeadline)),
+        left,
         () => new StopTimeoutError('did not stop by its deadline'),
       );
     } catch (error) {

@@ -46,6 +46,14 @@ export interface WorkerLifecycle {
    */
   stop(deadline: number): Promise<void>;
 
+  /**
+   * Stops taking new work at once, without waiting for anything; in-flight
+   * handlers carry on and a later `stop(deadline)` drains them. Lets the
+   * supervisor halt every reader the moment shutdown begins, then drain in
+   * reverse dependency order. Idempotent; a no-op when not running.
+   */
+  stopReading(): void;
+
   health(): WorkerProbe;
 }
 
