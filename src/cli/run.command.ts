@@ -163,8 +163,18 @@ export async function serve(config: AppConfig, logger: Logger): Promise<number> 
     );
     return request.exitCode;
   } catch (error) {
-    logger.error({ event: 'service.failed', err: error }, 'service failed');
     await app?.close().catch(() => undefined);
+    if (lifecycle?.shuttingDown) {
+      // A signal during start-up (e.g. while Redis is still being retried)
+      // interrupts the start: that is a requested stop, not a failure.
+      const request = await lifecycle.requested;
+      logger.info(
+        { event: 'shutdown.completed', reason: request.reason, exitCode: request.exitCode },
+        'stopped before start',
+      );
+      return request.exitCode;
+    }
+    logger.error({ event: 'service.failed', err: error }, 'service failed');
     return reportError(error);
   } finally {
     process.off('unhandledRejection', onRejection);

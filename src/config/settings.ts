@@ -268,7 +268,8 @@ const WORKERS: SettingDef[] = WORKER_NAMES.flatMap((name): SettingDef[] => {
     validator: { concurrency: 1, dependsOn: [], handlerTimeoutMs: 10_000 },
     dependency: { concurrency: 5, dependsOn: ['validator'], handlerTimeoutMs: 10_000 },
     health: { concurrency: 10, dependsOn: ['validator'], handlerTimeoutMs: 300_000 },
-    notifier: { concurrency: 5, dependsOn: ['validator'], handlerTimeoutMs: 120_000 },
+    // Notifier: room for NOTIFY_MAX_ATTEMPTS × request timeout plus capped Retry-After waits.
+    notifier: { concurrency: 5, dependsOn: ['validator'], handlerTimeoutMs: 300_000 },
   }[name];
   return [
     {
@@ -403,7 +404,9 @@ export const SETTINGS: readonly SettingDef[] = [
 /** Shows a raw value in an error line without leaking a secret. */
 export function showValue(def: SettingDef, raw: unknown): string {
   if (def.secret) {
-    return typeof raw === 'string' && def.path === 'redis.url'
+    // A Redis URL is worth showing (host, port) once its password is out; one
+    // that does not even parse as a URL might split the password anywhere.
+    return typeof raw === 'string' && def.path === 'redis.url' && URL.canParse(raw.trim())
       ? JSON.stringify(redactText(raw))
       : '(hidden)';
   }

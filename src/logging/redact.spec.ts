@@ -9,6 +9,15 @@ describe('redactText', () => {
     expect(redactText('https://ghp_token123@git.example')).toBe('https://[REDACTED]@git.example');
   });
 
+  it('removes a password that itself contains @', () => {
+    expect(redactText('redis://user:s3cr@t@127.0.0.1:6411/0')).toBe(
+      'redis://user:[REDACTED]@127.0.0.1:6411/0',
+    );
+    expect(redactText('from redis://:p@ss@db:1 and redis://u:x@h:2')).toBe(
+      'from redis://:[REDACTED]@db:1 and redis://u:[REDACTED]@h:2',
+    );
+  });
+
   it('removes credential-like query parameters', () => {
     expect(redactText('https://hooks.example/x?token=abc&x=1')).toBe(
       'https://hooks.example/x?token=[REDACTED]&x=1',

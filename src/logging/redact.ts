@@ -8,7 +8,10 @@
 const REDACTED = '[REDACTED]';
 const knownSecrets = new Set<string>();
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::([^\s/@]*))?@/gi;
+// The password runs to the LAST '@' of the authority, as WHATWG URL and
+// ioredis read it: `redis://u:p@ss@host` has the password `p@ss`.
+const URL_CREDENTIALS =
+  /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*)(?::([^\s/]*))?@(?=[^\s@/]*(?:[/\s]|$))/gi;
 const SECRET_QUERY =
   /([?&](?:token|access_token|key|api_key|apikey|secret|sig|signature|password|auth)=)[^&\s#"']*/gi;
 const SECRET_KEY = /pass(word)?|secret|token|authorization|api[-_]?key|credential|signature/i;

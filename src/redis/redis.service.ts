@@ -1,6 +1,13 @@
-import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  Optional,
+} from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import { ProcessLifecycle } from '../app/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
@@ -24,6 +31,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectPinoLogger(RedisService.name) private readonly logger: PinoLogger,
+    // Optional so the service also works in a bare testing module.
+    @Optional() private readonly lifecycle?: ProcessLifecycle,
   ) {
     this.client = this.createConnection('printery:main');
   }
@@ -115,20 +124,24 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
-    await Promise.all(
-      [...this.connections].map(async (connection) => {
-        try {
-          if (connection.status === 'ready') {
-            await connection.quit();
-          } else {
-            connection.disconnect();
-          }
-        } catch {
-          connection.disconnect();
-        }
-      }),
-    );
+    await Promise.all([...this.connections].map((connection) => closeConnection(connection)));
     this.logger.info({ event: 'redis.closed' }, 'redis connections closed');
+  }
+
+  /** Waits `ms`; true when a shutdown was requested meanwhile (a signal must not wait out the retries). */
+  private async shutdownRequestedWithin(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const requested = this.lifecycle?.requested.then(() => true) ?? new Promise<never>(() => {});
+    try {
+      return await Promise.race([
+        requested,
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), ms);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Retries with backoff until STARTUP_TIMEOUT_MS, logging each attempt. */
@@ -146,8 +159,9 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         );
         return;
       } catch (error) {
+        // ioredis may emit the real cause (ECONNREFUSED, WRONGPASS) after the
+        // connect() promise rejects with a bare "Connection is closed".
         lastError = redactText(this.lastConnectionError ?? (error as Error).message);
-        this.lastConnectionError = undefined;
         this.client.disconnect();
       }
       const remaining = deadline - Date.now();
@@ -165,10 +179,40 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         },
         'redis not reachable yet',
       );
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (await this.shutdownRequestedWithin(delay)) {
+        throw new StartupError('startup interrupted by a shutdown request');
+      }
     }
     throw new StartupError(
       `Redis at ${this.displayUrl} is unreachable after ${timeoutMs}ms (STARTUP_TIMEOUT_MS): ${lastError}`,
     );
+  }
+}
+
+/** How long a graceful QUIT may take before the socket is simply dropped. */
+const QUIT_TIMEOUT_MS = 1000;
+
+/**
+ * QUIT (so Redis sees a clean goodbye) but never wait on it for long: a
+ * paused or unreachable Redis must not hold the process past its drain.
+ */
+async function closeConnection(connection: Redis): Promise<void> {
+  if (connection.status !== 'ready') {
+    connection.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      connection.quit(),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+      }),
+    ]);
+  } catch {
+    // The connection is going away either way.
+  } finally {
+    clearTimeout(timer);
+    connection.disconnect();
   }
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ProcessLifecycle } from '../app/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { redactText } from '../logging/redact';
 import { StreamMetrics } from '../metrics/stream-metrics';
 import { SupervisorService } from '../supervisor/supervisor.service';
 
@@ -23,7 +24,7 @@ export class StatusController {
     try {
       streams = await this.streams.stats();
     } catch (error) {
-      streamsError = (error as Error).message;
+      streamsError = redactText((error as Error).message);
     }
     return {
       service: 'printery-workers',

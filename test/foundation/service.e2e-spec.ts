@@ -107,6 +107,22 @@ describe('printery-workers run', () => {
     expect(result.stdout + result.stderr).not.toContain(redisPassword);
   });
 
+  it('stops at once with exit 0 when signalled while still waiting for Redis', async () => {
+    const proc = new CliProcess(['run'], {
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      STARTUP_TIMEOUT_MS: '20s',
+      PORT: String(await freePort()),
+    });
+    app = proc;
+    await proc.waitForEvent('redis.connect_failed');
+    const sent = performance.now();
+    proc.signal('SIGTERM');
+    const exit = await proc.waitForExit(5000);
+    expect(exit.code).toBe(0);
+    expect(performance.now() - sent).toBeLessThan(2000);
+    expect(proc.stderr).toBe('');
+  });
+
   it('exits 1 without echoing the password when Redis refuses it', async () => {
     const result = await CliProcess.run(['run'], {
       REDIS_URL: `redis://:wrong-pw-123456@127.0.0.1:${redis.port}`,
