@@ -103,6 +103,14 @@ type RawEntry = [id: string, fields: string[] | null];
 const COMMAND_TIMEOUT_MS = 10_000;
 /** A blocking read is given this much longer than its BLOCK before it is presumed lost. */
 const READ_GRACE_MS = 5_000;
+/** At most this much of a stop's time is kept for closing (clean-up, QUIT, socket end). */
+const MAX_CLOSE_BUDGET_MS = 1000;
+/** Below this much time left, the optional XPENDING/DELCONSUMER clean-up is skipped. */
+const MIN_CLEANUP_MS = 300;
+/** Below this much time left, the command connection is dropped instead of QUIT. */
+const MIN_QUIT_MS = 50;
+/** Closing aims this much before the deadline, for timer and socket-close lateness. */
+const CLOSE_SLACK_MS = 20;
 
 /**
  * A reliable consumer of one worker's stream(s) in one consumer group
@@ -1062,19 +1070,21 @@ export class StreamConsumer {
   private async drain(deadline: number): Promise<void> {
     const worker = this.spec.worker;
     const startedAt = Date.now();
+    // Closing takes round trips too: reserve a slice of the time left for it
+    // so the whole stop, not just the wait for handlers, ends by `deadline`
+    // (the supervisor reports a stop that overruns as a hang).
+    const closeBudget = Math.min(MAX_CLOSE_BUDGET_MS, Math.floor((deadline - startedAt) / 4));
+    const tasksDeadline = deadline - Math.max(0, closeBudget);
     this.stopReading();
-    try {
-      await this.runLoop;
-    } catch {
-      // Logged by the loop itself.
-    }
+    // The loop may be inside a claim round on the command connection.
+    await settledWithin(this.runLoop, tasksDeadline - Date.now());
     const pending = [...this.tasks.values()];
     if (pending.length > 0) {
       this.log.info(
         { event: 'consumer.draining', worker, inFlight: pending.length },
         'waiting for in-flight handlers',
       );
-      await this.waitForTasks(deadline);
+      await this.waitForTasks(tasksDeadline);
     }
     const left = [...this.tasks.values()];
     this.drainAbort.abort(new StopDeadlineError('stop deadline reached'));
@@ -1093,7 +1103,7 @@ export class StreamConsumer {
       );
     }
     clearInterval(this.keepAliveTimer);
-    await this.closeCommands(left.length === 0);
+    await this.closeCommands(left.length === 0, deadline);
     this.options.metrics.inFlight.set(this.labels, 0);
     this.log.info(
       { event: 'consumer.stopped', worker, drainMs: Date.now() - startedAt },
@@ -1120,45 +1130,72 @@ export class StreamConsumer {
 
   /**
    * Removes this consumer from its groups when it owns nothing (so restarts do
-   * not pile up dead consumer names), then closes the command connection.
+   * not pile up dead consumer names), then closes both connections, all by
+   * `deadline`: the clean-up is skipped when time is short, and the command
+   * connection is dropped rather than QUIT when there is no time for a reply.
    */
-  private async closeCommands(drained: boolean): Promise<void> {
+  private async closeCommands(drained: boolean, deadline: number): Promise<void> {
     const commands = this.commands;
     if (!commands) {
       return;
     }
-    if (drained && commands.status === 'ready') {
-      for (const { stream } of this.spec.streams) {
-        try {
-          const summary = (await guard(
-            commands,
-            commands.call('XPENDING', stream, this.spec.group, '-', '+', '1', this.consumerName),
-            1000,
-          )) as unknown[];
-          if (summary.length === 0) {
-            // DELCONSUMER drops the consumer's pending entries too: only when there are none.
-            await guard(
-              commands,
-              commands.xgroup('DELCONSUMER', stream, this.spec.group, this.consumerName),
-              1000,
-            );
-          }
-        } catch {
-          // Best effort: a leftover idle consumer name is harmless.
+    // Timers fire late by a few ms and the socket's end takes a tick: aim a little early.
+    const left = (): number => deadline - CLOSE_SLACK_MS - Date.now();
+    if (drained && commands.status === 'ready' && left() >= MIN_CLEANUP_MS) {
+      try {
+        // Leave time for QUIT after the clean-up.
+        const budget = Math.min(1000, Math.floor(left() / 2));
+        const pipeline = commands.pipeline();
+        for (const { stream } of this.spec.streams) {
+          pipeline.call('XPENDING', stream, this.spec.group, '-', '+', '1', this.consumerName);
         }
+        const replies = (await guard(commands, pipeline.exec(), budget)) ?? [];
+        const idle = this.spec.streams.filter(
+          (_, i) => !replies[i]?.[0] && (replies[i]?.[1] as unknown[] | undefined)?.length === 0,
+        );
+        if (idle.length > 0 && left() >= MIN_CLEANUP_MS / 2) {
+          // DELCONSUMER drops the consumer's pending entries too: only where there are none.
+          const dels = commands.pipeline();
+          for (const { stream } of idle) {
+            dels.xgroup('DELCONSUMER', stream, this.spec.group, this.consumerName);
+          }
+          await guard(commands, dels.exec(), Math.min(1000, Math.floor(left() / 2)));
+        }
+      } catch {
+        // Best effort: a leftover idle consumer name is harmless.
       }
     }
-    try {
-      await guard(commands, commands.quit(), 1000);
-    } catch {
+    const quitWithin = Math.min(1000, left());
+    if (commands.status === 'ready' && quitWithin >= MIN_QUIT_MS) {
+      try {
+        await guard(commands, commands.quit(), quitWithin);
+      } catch {
+        commands.disconnect();
+      }
+    } else {
       commands.disconnect();
     }
     await Promise.all(
       [commands, this.blocking]
         .filter((c): c is Redis => c !== undefined)
-        .map((c) => untilEnded(c, 1000)),
+        .map((c) => untilEnded(c, Math.min(1000, left()))),
     );
   }
+}
+
+/** Waits for `promise` to settle, but no longer than `ms`; never rejects. */
+async function settledWithin(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (!promise) {
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Marks an error already handled by runHandler (timeout path). */
@@ -1168,7 +1205,7 @@ class HandledError extends Error {
 
 /** Resolves once ioredis has finished closing the connection (or after `ms`). */
 function untilEnded(connection: Redis, ms: number): Promise<void> {
-  if (connection.status === 'end') {
+  if (connection.status === 'end' || ms <= 0) {
     return Promise.resolve();
   }
   return new Promise((resolve) => {

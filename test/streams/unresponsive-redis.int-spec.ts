@@ -1,0 +1,119 @@
+import type Redis from 'ioredis';
+import type { InboundMessage } from '../../src/streams/handler';
+import { EVENT_TYPES } from '../../src/streams/topology';
+import { eventually } from '../helpers/cli-process';
+import { RedisServer } from '../helpers/redis-server';
+import { type TestConsumer, buildConsumer, eventFields, readAll } from './fixtures/build-consumer';
+
+// Real: a redis-server frozen with SIGSTOP, so sockets stay open but nothing
+// answers, as behind a dead NAT entry or a stalled host.
+describe('StreamConsumer when Redis stops answering', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let pid: number;
+  let frozen = false;
+  let running: TestConsumer[] = [];
+  let prefixNo = 0;
+  let prefix: string;
+
+  const input = (): string => `${prefix}:${EVENT_TYPES.deploymentStarted}`;
+  const output = (): string => `${prefix}:${EVENT_TYPES.validationCompleted}`;
+
+  function freeze(): void {
+    process.kill(pid, 'SIGSTOP');
+    frozen = true;
+  }
+
+  function thaw(): void {
+    if (frozen) {
+      process.kill(pid, 'SIGCONT');
+      frozen = false;
+    }
+  }
+
+  const okHandler = (message: InboundMessage) =>
+    Promise.resolve({
+      outcome: 'ok' as const,
+      outputs: [{ type: EVENT_TYPES.validationCompleted, data: { of: message.envelope.id } }],
+    });
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = server.client();
+    redis.on('error', () => undefined);
+    const info = await redis.info('server');
+    pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+  });
+
+  afterAll(async () => {
+    thaw();
+    redis.disconnect();
+    await server.dispose();
+  });
+
+  beforeEach(() => {
+    prefixNo += 1;
+    prefix = `test:frozen:${prefixNo}`;
+  });
+
+  afterEach(async () => {
+    thaw();
+    await Promise.all(running.map((r) => r.consumer.stop(Date.now() + 2000)));
+    running = [];
+  });
+
+  function start(options: Omit<Parameters<typeof buildConsumer>[0], 'url' | 'prefix'>) {
+    const built = buildConsumer({ url: server.url, prefix, ...options });
+    running.push(built);
+    return built;
+  }
+
+  describe('stop(deadline)', () => {
+    it('resolves by its deadline although the commit and QUIT get no reply', async () => {
+      let release: () => void = () => undefined;
+      const c = start({
+        settings: { claimIdleMs: 60_000 },
+        handler: async (message) => {
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('stalled'));
+      await eventually(() => c.consumer.health().inFlight === 1);
+
+      freeze();
+      // The handler finishes, but its commit hangs on the frozen server.
+      release();
+      const begun = Date.now();
+      const deadline = begun + 1500;
+      await c.consumer.stop(deadline);
+      const overrun = Date.now() - deadline;
+      console.log(`stop against a frozen redis: ${overrun}ms past the deadline`);
+      expect(overrun).toBeLessThanOrEqual(30);
+      expect(c.logger.events('consumer.stopped')).toHaveLength(1);
+    });
+
+    it('still ends by the deadline when it has plenty of time and Redis answers', async () => {
+      const c = start({ handler: okHandler });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('one'));
+      await eventually(async () => (await redis.xlen(output())) === 1);
+      const deadline = Date.now() + 10_000;
+      await c.consumer.stop(deadline);
+      expect(Date.now()).toBeLessThan(deadline);
+      expect(c.connections.every((conn) => conn.status === 'end')).toBe(true);
+      // Drained and idle: its consumer name was removed from the group.
+      const consumers = (await redis.xinfo(
+        'CONSUMERS',
+        input(),
+        'printery-validator',
+      )) as unknown[];
+      expect(consumers).toHaveLength(0);
+      expect(await readAll(redis, output())).toHaveLength(1);
+    });
+  });
+});
