@@ -304,7 +304,7 @@ describe('printery-workers run under the supervisor', () => {
       expect((await again.proc.waitForExit(10_000)).code).toBe(0);
     });
 
-    it('SIGTERM during a slow health probe lets it finish, commits it and exits 0', async () => {
+    it('SIGTERM during a slow health probe stops reading at once, lets the probe finish, commits it and exits 0', async () => {
       // The Health Monitor's probe target answers only after a while: that
       // probe is the in-flight work the signal arrives in the middle of.
       let probed!: () => void;
@@ -352,6 +352,21 @@ describe('printery-workers run under the supervisor', () => {
         await probeArrived;
         const signalledAt = performance.now();
         proc.signal('SIGTERM');
+        // New input while the probe holds the drain open: the validator (which
+        // drains last) must not take it (SPEC §3: reading stops at once).
+        await proc.waitForEvent('supervisor.draining', 5_000);
+        // Its blocked read is cut at once, not after the 2 s its dependants drain.
+        await eventually(
+          async () =>
+            !((await admin.client('LIST')) as string).includes('name=printery:validator:read'),
+          1_000,
+          20,
+        );
+        for (let i = 0; i < 3; i += 1) {
+          await publish(prefix);
+        }
+        const stream = `${prefix}:deployment:started`;
+        const lateIds = (await admin.xrange(stream, '-', '+')).slice(-3).map(([id]) => id);
         const exit = await proc.waitForExit(15_000);
         const drainMs = Math.round(performance.now() - signalledAt);
         process.stdout.write(`SIGTERM during a 2s probe: exited after ${drainMs}ms\n`);
@@ -366,6 +381,15 @@ describe('printery-workers run under the supervisor', () => {
           'printery-health',
         )) as [number, ...unknown[]];
         expect(pending[0]).toBe(0);
+        // The entries added during the drain were never delivered: they wait for the next run.
+        const [groupInfo] = ((await admin.xinfo('GROUPS', stream)) as unknown[][]).map(
+          (row) => Object.fromEntries(chunk(row)) as Record<string, unknown>,
+        );
+        const lastDelivered = String(groupInfo?.['last-delivered-id']);
+        for (const id of lateIds) {
+          expect(compareIds(id, lastDelivered)).toBeGreaterThan(0);
+        }
+        expect(logsOf(proc, 'worker.stop_timeout')).toHaveLength(0);
       } finally {
         target.closeAllConnections();
         await new Promise((resolve) => target.close(resolve));
