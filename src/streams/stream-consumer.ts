@@ -39,6 +39,13 @@ export interface WorkerCounters {
   processed: number;
   failed: number;
   deadLettered: number;
+  /**
+   * Highest entry id committed per stream key by any of the worker's
+   * consumers: where a lost group is recreated from, even by a consumer
+   * started after the one that did the committing. Created by the first
+   * consumer when absent.
+   */
+  lastCommitted?: Map<string, string>;
 }
 
 /** Structured logger: fields first, constant message (PinoLogger and pino both fit). */
@@ -143,8 +150,8 @@ export class StreamConsumer {
   private blocking: Redis | undefined;
   private commands: Redis | undefined;
   private readonly tasks = new Map<string, Task>();
-  /** Highest id acked per stream by this consumer: where a lost group is recreated from. */
-  private readonly lastCommitted = new Map<string, string>();
+  /** Highest committed id per stream; lives in the worker's counters so it outlives this consumer. */
+  private readonly watermarks: Map<string, string>;
   private readonly claimCursor = new Map<string, string>();
   private readonly loopAbort = new AbortController();
   /** Aborted at the stop deadline: commit retries and waits give up, handlers are told to stop. */
@@ -173,6 +180,7 @@ export class StreamConsumer {
     this.topology = new StreamTopology(options.settings.prefix, options.settings.registryPrefix);
     this.log = options.logger;
     this.labels = { worker: options.spec.worker };
+    this.watermarks = options.counters.lastCommitted ??= new Map<string, string>();
     this.consumerName =
       options.consumerName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     if (this.spec.streams.length === 0) {
@@ -961,9 +969,10 @@ export class StreamConsumer {
   }
 
   private noteCommitted(task: Task): void {
-    const last = this.lastCommitted.get(task.stream);
+    const watermarks = this.watermarks;
+    const last = watermarks.get(task.stream);
     if (last === undefined || compareStreamIds(task.entryId, last) > 0) {
-      this.lastCommitted.set(task.stream, task.entryId);
+      watermarks.set(task.stream, task.entryId);
     }
   }
 
@@ -988,15 +997,44 @@ export class StreamConsumer {
 
   /**
    * The group (or its stream) vanished under us: a FLUSHALL, XGROUP DESTROY or
-   * a restart without persistence. Recreate it from the last id we committed:
-   * `$` would drop what arrived meanwhile, `0` would replay everything.
+   * a restart without persistence. Recreate it from the last id this worker
+   * committed: `$` would drop what arrived meanwhile, `0` would replay everything.
+   *
+   * Without such a watermark (nothing committed since the process started)
+   * the stream itself decides. Empty or gone (Redis restarted without
+   * persistence, FLUSHALL): everything that will be in it is new, so `0`
+   * loses nothing. Still holding entries (XGROUP DESTROY with the stream
+   * intact): `0` would re-run the whole history — re-probe every deployment,
+   * re-notify every subscriber — which is worse than skipping the few
+   * entries added while the group was missing, so `$`, logged at error level
+   * for an operator to replay those if needed.
    */
   private async recreateGroups(): Promise<void> {
+    const commands = this.commands as Redis;
     for (const { stream } of this.spec.streams) {
-      const fromId = this.lastCommitted.get(stream) ?? this.settings.groupStartId;
       try {
-        if (await this.createGroup(stream, fromId)) {
-          this.claimCursor.delete(stream);
+        const watermark = this.watermarks.get(stream);
+        let fromId = watermark;
+        if (fromId === undefined) {
+          const length = await guard(commands, commands.xlen(stream), COMMAND_TIMEOUT_MS);
+          fromId = length > 0 ? '$' : '0';
+        }
+        if (!(await this.createGroup(stream, fromId))) {
+          continue;
+        }
+        this.claimCursor.delete(stream);
+        if (watermark === undefined && fromId === '$') {
+          this.log.error(
+            {
+              event: 'stream.group_recreated',
+              worker: this.spec.worker,
+              stream,
+              group: this.spec.group,
+              startId: fromId,
+            },
+            'consumer group was missing and no committed id is known; recreated at $ so history is not replayed. Entries added while the group was missing were skipped: use XGROUP SETID or replay them if they matter',
+          );
+        } else {
           this.log.warn(
             {
               event: 'group.recreated',
@@ -1005,7 +1043,9 @@ export class StreamConsumer {
               group: this.spec.group,
               fromId,
             },
-            'consumer group was missing; recreated from the last committed id',
+            watermark === undefined
+              ? 'consumer group and its stream were missing; recreated from the start'
+              : 'consumer group was missing; recreated from the last committed id',
           );
         }
       } catch (error) {

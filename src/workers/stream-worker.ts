@@ -30,7 +30,12 @@ export abstract class StreamWorker implements WorkerLifecycle {
   readonly dependsOn: readonly WorkerName[];
   protected readonly topology: StreamTopology;
   /** Since the process started; kept here so supervisor restarts do not reset them. */
-  private readonly counters: WorkerCounters = { processed: 0, failed: 0, deadLettered: 0 };
+  private readonly counters: WorkerCounters = {
+    processed: 0,
+    failed: 0,
+    deadLettered: 0,
+    lastCommitted: new Map(),
+  };
   private consumer: StreamConsumer | undefined;
   private stopPromise: Promise<void> | undefined;
 
@@ -95,7 +100,8 @@ export abstract class StreamWorker implements WorkerLifecycle {
   }
 
   health(): WorkerProbe {
-    const counters = { ...this.counters };
+    const { processed, failed, deadLettered } = this.counters;
+    const counters = { processed, failed, deadLettered };
     if (!this.consumer) {
       return { healthy: false, reason: 'not started', inFlight: 0, ...counters };
     }

@@ -95,7 +95,7 @@ describe('StreamConsumer', () => {
       expect(outputs).toHaveLength(60);
       expect(seen).toHaveLength(60);
       expect(maxInFlight).toBe(4);
-      expect(c.counters).toEqual({ processed: 60, failed: 0, deadLettered: 0 });
+      expect(c.counters).toMatchObject({ processed: 60, failed: 0, deadLettered: 0 });
       expect(c.consumer.health()).toMatchObject({ healthy: true, inFlight: 0 });
       const first = outputs[0]?.fields ?? {};
       expect(first).toMatchObject({
@@ -452,6 +452,83 @@ describe('StreamConsumer', () => {
       expect(recreated).toHaveLength(1);
       expect(recreated[0]?.fields.fromId).toBeDefined();
       expect(c.consumer.health().healthy).toBe(true);
+    });
+
+    it('recreates from the id a previous consumer of the same worker committed', async () => {
+      const handled: string[] = [];
+      const handler = async (message: InboundMessage) => {
+        handled.push(message.envelope.id);
+        return okHandler(message);
+      };
+      const first = start({ settings: { blockMs: 200 }, handler });
+      await first.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('before-1'));
+      const lastId = await redis.xadd(input(), '*', ...eventFields('before-2'));
+      await eventually(() => handled.length === 2);
+      await first.consumer.stop(Date.now() + 2000);
+
+      // A supervisor restart: a new consumer, the worker's counters.
+      const second = start({ settings: { blockMs: 200 }, handler, counters: first.counters });
+      await second.consumer.start(() => undefined);
+      await redis.xgroup('DESTROY', input(), 'printery-validator');
+      await redis.xadd(input(), '*', ...eventFields('during'));
+      await eventually(() => handled.includes('during'), 10_000);
+
+      expect(handled).toEqual(['before-1', 'before-2', 'during']);
+      const recreated = second.logger.events('group.recreated');
+      expect(recreated.map((r) => r.fields.fromId)).toEqual([lastId]);
+    });
+
+    it('without a committed id, recreates at $ when the stream still holds entries and says so', async () => {
+      const handled: string[] = [];
+      await redis.xadd(input(), '*', ...eventFields('history-1'));
+      await redis.xadd(input(), '*', ...eventFields('history-2'));
+      // Already consumed by an earlier run: the group starts past the history.
+      await redis.xgroup('CREATE', input(), 'printery-validator', '$');
+      const c = start({
+        settings: { blockMs: 200 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xgroup('DESTROY', input(), 'printery-validator');
+      await eventually(() => c.logger.events('stream.group_recreated').length === 1, 10_000);
+      await redis.xadd(input(), '*', ...eventFields('after'));
+      await eventually(() => handled.includes('after'));
+
+      // The history is not replayed.
+      expect(handled).toEqual(['after']);
+      const [line] = c.logger.events('stream.group_recreated');
+      expect(line?.level).toBe('error');
+      expect(line?.fields).toMatchObject({
+        startId: '$',
+        stream: input(),
+        group: 'printery-validator',
+      });
+      expect(line?.message).toMatch(/XGROUP SETID/);
+    });
+
+    it('without a committed id, recreates at 0 when the stream is gone, so nothing new is lost', async () => {
+      const handled: string[] = [];
+      const c = start({
+        settings: { blockMs: 200 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      // As after a restart without persistence: stream and group are gone.
+      await redis.del(input());
+      await eventually(() => c.logger.events('group.recreated').length === 1, 10_000);
+      await redis.xadd(input(), '*', ...eventFields('fresh'));
+      await eventually(() => handled.includes('fresh'));
+
+      expect(handled).toEqual(['fresh']);
+      expect(c.logger.events('group.recreated')[0]?.fields.fromId).toBe('0');
+      expect(c.logger.events('stream.group_recreated')).toHaveLength(0);
     });
   });
 });
