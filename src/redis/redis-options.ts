@@ -20,5 +20,8 @@ export function baseRedisOptions(connectionName: string): RedisOptions {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     connectTimeout: 5000,
+    // TCP keep-alive probes after 10 s idle, so a peer that vanished without a
+    // FIN (NAT timeout, dead host) is noticed by the kernel, not only by reply timeouts.
+    keepAlive: 10_000,
   };
 }

@@ -2,7 +2,12 @@ import type Redis from 'ioredis';
 
 /** The connection dropped while a command was in flight: it may or may not have been applied. */
 export class ConnectionLostError extends Error {
-  override readonly name = 'ConnectionLostError';
+  override readonly name: string = 'ConnectionLostError';
+}
+
+/** No reply within the allowed time although the socket is still open: possibly half-open. */
+export class ReplyTimeoutError extends ConnectionLostError {
+  override readonly name = 'ReplyTimeoutError';
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
@@ -59,7 +64,7 @@ export function waitReady(connection: Redis, signal: AbortSignal): Promise<void>
 
 /**
  * Settles with the command's reply, or rejects with ConnectionLostError when
- * the connection closes (or `timeoutMs` passes) first.
+ * the connection closes first (ReplyTimeoutError when `timeoutMs` passes).
  *
  * Why: our connections run with `autoResendUnfulfilledCommands: false`, so
  * ioredis silently drops a command that was on the wire when the socket
@@ -73,7 +78,7 @@ export function guard<T>(connection: Redis, command: Promise<T>, timeoutMs: numb
     };
     const timer = setTimeout(() => {
       cleanup();
-      reject(new ConnectionLostError(`no reply within ${timeoutMs}ms`));
+      reject(new ReplyTimeoutError(`no reply within ${timeoutMs}ms`));
     }, timeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);

@@ -11,6 +11,7 @@ import { buildOutputEnvelope, entryBytes, encodeEnvelope, parseEnvelope } from '
 import type { ConsumerSpec, InboundMessage } from './handler';
 import {
   ConnectionLostError,
+  ReplyTimeoutError,
   guard,
   isBusyGroupError,
   isNoGroupError,
@@ -68,6 +69,8 @@ export interface StreamConsumerOptions {
   counters: WorkerCounters;
   /** Name within the group; defaults to `<host>:<pid>:<random>`, unique per start. */
   consumerName?: string;
+  /** How long a non-blocking command may wait for its reply; defaults to 10 s. */
+  commandTimeoutMs?: number;
 }
 
 /** What the consumer says about itself; the worker adds its counters. */
@@ -162,6 +165,9 @@ export class StreamConsumer {
   private started = false;
   /** Set by stopReading(): no new reads or claims from here on. */
   private readingStopped = false;
+  /** Set when a command got no reply in time, cleared by the next reply: a half-open connection. */
+  private commandsTimingOut = false;
+  private readonly commandTimeoutMs: number;
   private stopping: Promise<void> | undefined;
   private loopError: Error | undefined;
   private startedAt = 0;
@@ -180,6 +186,7 @@ export class StreamConsumer {
     this.topology = new StreamTopology(options.settings.prefix, options.settings.registryPrefix);
     this.log = options.logger;
     this.labels = { worker: options.spec.worker };
+    this.commandTimeoutMs = options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
     this.watermarks = options.counters.lastCommitted ??= new Map<string, string>();
     this.consumerName =
       options.consumerName ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -208,6 +215,8 @@ export class StreamConsumer {
       // Commands are only written while connected; anything queued offline
       // could be sent later, after we have already given up on it.
       enableOfflineQueue: false,
+      // Lets the kernel notice a dead peer on an idle socket too.
+      keepAlive: 10_000,
       maxRetriesPerRequest: null,
     };
     this.blocking = this.options.connect(`printery:${worker}:read`, common);
@@ -293,6 +302,8 @@ export class StreamConsumer {
       reason = `read loop died: ${redactText(this.loopError.message)}`;
     } else if (this.stopping || this.readingStopped) {
       reason = 'stopping';
+    } else if (this.commandsTimingOut) {
+      reason = `commands to Redis time out (no reply within ${this.commandTimeoutMs}ms)`;
     } else if (this.blocking?.status !== 'ready' || this.commands?.status !== 'ready') {
       reason = 'redis connection down';
     } else if (now - (this.lastLoopAt ?? this.startedAt) > this.settings.hangThresholdMs) {
@@ -301,6 +312,35 @@ export class StreamConsumer {
       reason = `${overdue} handler(s) exceeded the ${this.spec.handlerTimeoutMs}ms timeout`;
     }
     return reason ? { healthy: false, reason, ...base } : { healthy: true, ...base };
+  }
+
+  /**
+   * Runs a command on the command connection under the reply timeout. A
+   * timeout with the socket still open means a half-open connection (TCP
+   * keep-alive takes far longer to notice): it is dropped and reopened at
+   * once, and the consumer reports itself unhealthy until a reply arrives.
+   */
+  private async onCommands<T>(command: Promise<T>, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    const commands = this.commands as Redis;
+    try {
+      const reply = await guard(commands, command, timeoutMs);
+      this.commandsTimingOut = false;
+      return reply;
+    } catch (error) {
+      if (error instanceof ReplyTimeoutError && !this.stopping) {
+        if (!this.commandsTimingOut) {
+          this.log.warn(
+            { event: 'consumer.command_timeout', worker: this.spec.worker, timeoutMs },
+            'a command to Redis got no reply in time; reconnecting',
+          );
+        }
+        this.commandsTimingOut = true;
+        if (commands.status === 'ready') {
+          commands.disconnect(true);
+        }
+      }
+      throw error;
+    }
   }
 
   private get keepAliveIntervalMs(): number {
@@ -398,7 +438,7 @@ export class StreamConsumer {
       blockMs + READ_GRACE_MS,
     ).catch((error: unknown) => {
       if (
-        error instanceof ConnectionLostError &&
+        error instanceof ReplyTimeoutError &&
         blocking.status === 'ready' &&
         !this.loopAbort.signal.aborted
       ) {
@@ -433,8 +473,7 @@ export class StreamConsumer {
       }
       let reply: unknown;
       try {
-        reply = await guard(
-          commands,
+        reply = await this.onCommands(
           commands.call(
             'XAUTOCLAIM',
             stream,
@@ -445,7 +484,6 @@ export class StreamConsumer {
             'COUNT',
             String(free),
           ),
-          COMMAND_TIMEOUT_MS,
         );
       } catch (error) {
         if (isNoGroupError(error)) {
@@ -505,8 +543,7 @@ export class StreamConsumer {
   private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
     const sorted = [...ids].sort(compareStreamIds);
     const commands = this.commands as Redis;
-    const rows = (await guard(
-      commands,
+    const rows = (await this.onCommands(
       commands.call(
         'XPENDING',
         stream,
@@ -516,7 +553,6 @@ export class StreamConsumer {
         String(ids.length + this.tasks.size + 10),
         this.consumerName,
       ),
-      COMMAND_TIMEOUT_MS,
     )) as Array<[string, string, number, number]>;
     return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
   }
@@ -524,7 +560,7 @@ export class StreamConsumer {
   /** Entries deleted from the stream while pending can never be handled: ack and count them. */
   private async ackDeleted(stream: string, ids: string[]): Promise<void> {
     const commands = this.commands as Redis;
-    await guard(commands, commands.xack(stream, this.spec.group, ...ids), COMMAND_TIMEOUT_MS);
+    await this.onCommands(commands.xack(stream, this.spec.group, ...ids));
     for (const entryId of ids) {
       this.options.counters.deadLettered += 1;
       this.options.metrics.deadLetters.inc({ ...this.labels, reason: 'deleted' });
@@ -932,7 +968,7 @@ export class StreamConsumer {
       queued.push(pipeline.length - before);
       pipeline.call('EXEC');
     }
-    guard(commands, pipeline.exec(), COMMAND_TIMEOUT_MS).then(
+    this.onCommands(pipeline.exec()).then(
       (replies) => {
         let at = 0;
         batch.forEach((item, index) => {
@@ -960,10 +996,8 @@ export class StreamConsumer {
   /** Owner of the entry in the group's PEL, or undefined when it is no longer pending. */
   private async pendingOwner(task: Task): Promise<string | undefined> {
     const commands = this.commands as Redis;
-    const rows = (await guard(
-      commands,
+    const rows = (await this.onCommands(
       commands.call('XPENDING', task.stream, this.spec.group, task.entryId, task.entryId, '1'),
-      COMMAND_TIMEOUT_MS,
     )) as Array<[string, string, number, number]>;
     return rows[0]?.[1];
   }
@@ -981,11 +1015,7 @@ export class StreamConsumer {
   private async createGroup(stream: string, fromId: string): Promise<boolean> {
     const commands = this.commands as Redis;
     try {
-      await guard(
-        commands,
-        commands.xgroup('CREATE', stream, this.spec.group, fromId, 'MKSTREAM'),
-        COMMAND_TIMEOUT_MS,
-      );
+      await this.onCommands(commands.xgroup('CREATE', stream, this.spec.group, fromId, 'MKSTREAM'));
       return true;
     } catch (error) {
       if (isBusyGroupError(error)) {
@@ -1016,7 +1046,7 @@ export class StreamConsumer {
         const watermark = this.watermarks.get(stream);
         let fromId = watermark;
         if (fromId === undefined) {
-          const length = await guard(commands, commands.xlen(stream), COMMAND_TIMEOUT_MS);
+          const length = await this.onCommands(commands.xlen(stream));
           fromId = length > 0 ? '$' : '0';
         }
         if (!(await this.createGroup(stream, fromId))) {
@@ -1082,8 +1112,7 @@ export class StreamConsumer {
     }
     for (const [stream, ids] of byStream) {
       try {
-        await guard(
-          commands,
+        await this.onCommands(
           commands.call(
             'XCLAIM',
             stream,
@@ -1093,7 +1122,6 @@ export class StreamConsumer {
             ...ids,
             'JUSTID',
           ),
-          COMMAND_TIMEOUT_MS,
         );
       } catch (error) {
         this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });

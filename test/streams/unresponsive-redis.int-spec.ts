@@ -3,7 +3,13 @@ import type { InboundMessage } from '../../src/streams/handler';
 import { EVENT_TYPES } from '../../src/streams/topology';
 import { eventually } from '../helpers/cli-process';
 import { RedisServer } from '../helpers/redis-server';
-import { type TestConsumer, buildConsumer, eventFields, readAll } from './fixtures/build-consumer';
+import {
+  type TestConsumer,
+  buildConsumer,
+  eventFields,
+  pendingCount,
+  readAll,
+} from './fixtures/build-consumer';
 
 // Real: a redis-server frozen with SIGSTOP, so sockets stay open but nothing
 // answers, as behind a dead NAT entry or a stalled host.
@@ -68,6 +74,46 @@ describe('StreamConsumer when Redis stops answering', () => {
     running.push(built);
     return built;
   }
+
+  describe('when a commit gets no reply (half-open command connection)', () => {
+    it('reconnects it, reports the worker unhealthy meanwhile and commits once Redis answers', async () => {
+      let release: () => void = () => undefined;
+      const c = start({
+        commandTimeoutMs: 400,
+        settings: { claimIdleMs: 60_000, blockMs: 200 },
+        handler: async (message) => {
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('half-open'));
+      await eventually(() => c.consumer.health().inFlight === 1);
+      const commit = c.connections[1];
+      let reconnects = 0;
+      commit?.on('reconnecting', () => {
+        reconnects += 1;
+      });
+
+      freeze();
+      release();
+      await eventually(() => /commands to Redis time out/.test(c.consumer.health().reason ?? ''));
+      expect(c.consumer.health().healthy).toBe(false);
+      expect(c.logger.events('consumer.command_timeout').length).toBeGreaterThanOrEqual(1);
+      await eventually(() => reconnects >= 1);
+
+      thaw();
+      await eventually(async () => (await redis.xlen(output())) === 1, 15_000);
+      await eventually(
+        async () => (await pendingCount(redis, input(), 'printery-validator')) === 0,
+        15_000,
+      );
+      await eventually(() => c.consumer.health().healthy, 15_000);
+      expect(await redis.xlen(output())).toBe(1);
+    });
+  });
 
   describe('stop(deadline)', () => {
     it('resolves by its deadline although the commit and QUIT get no reply', async () => {
