@@ -819,9 +819,10 @@ export class StreamConsumer {
       fields: task.fields,
       time: new Date().toISOString(),
     });
-    const committed = await this.commit(task, (multi) =>
-      this.addTo(multi, this.topology.deadLetterStream, fields),
-    );
+    // Never trimmed: STREAM_MAXLEN must not evict a poison entry before an operator sees it.
+    const committed = await this.commit(task, (multi) => {
+      multi.xadd(this.topology.deadLetterStream, '*', ...fields);
+    });
     if (!committed) {
       return;
     }

@@ -249,6 +249,26 @@ describe('StreamConsumer', () => {
       expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
     });
 
+    it('never trims the dead-letter stream to STREAM_MAXLEN', async () => {
+      const c = start({
+        concurrency: 4,
+        settings: { maxLen: 5 },
+        handler: (message) =>
+          message.envelope.id.startsWith('bad')
+            ? Promise.reject(new InvalidEntryError('no'))
+            : okHandler(message),
+      });
+      await c.consumer.start(() => undefined);
+      for (let i = 0; i < 300; i += 1) {
+        await redis.xadd(input(), '*', ...eventFields(`bad-${i}`));
+        await redis.xadd(input(), '*', ...eventFields(`good-${i}`));
+      }
+      await eventually(() => c.counters.processed + c.counters.deadLettered === 600, 20_000);
+      expect(await redis.xlen(deadLetters())).toBe(300);
+      // Outputs are still trimmed (approximately, as MAXLEN ~ does).
+      expect(await redis.xlen(output())).toBeLessThan(300);
+    });
+
     it('dead-letters at once when the handler throws InvalidEntryError', async () => {
       const c = start({
         handler: () => Promise.reject(new InvalidEntryError('deploymentId is missing')),
