@@ -225,9 +225,13 @@ export class StreamConsumer {
     this.blocking.setMaxListeners(0);
     this.commands.setMaxListeners(0);
     try {
+      this.throwIfStopped();
       await Promise.all([this.blocking.connect(), this.commands.connect()]);
+      // stop() or stopReading() may land while we wait: nothing may be armed after it.
+      this.throwIfStopped();
       for (const { stream } of this.spec.streams) {
         await this.createGroup(stream, this.settings.groupStartId);
+        this.throwIfStopped();
       }
     } catch (error) {
       this.blocking.disconnect();
@@ -257,6 +261,12 @@ export class StreamConsumer {
       },
       'stream consumer started',
     );
+  }
+
+  private throwIfStopped(): void {
+    if (this.stopping || this.readingStopped) {
+      throw new Error(`consumer of ${this.spec.worker} was stopped while starting`);
+    }
   }
 
   /**

@@ -399,6 +399,27 @@ describe('StreamConsumer', () => {
       expect(c.connections.every((conn) => conn.status === 'end')).toBe(true);
     });
 
+    it('leaves nothing running when it lands while start() is still creating groups', async () => {
+      const c = start({ worker: 'notifier', handler: okHandler });
+      const starting = c.consumer.start(() => undefined);
+      const commit = c.connections[1] as Redis;
+      const xgroup = commit.xgroup.bind(commit) as (...args: unknown[]) => Promise<unknown>;
+      let stopped: Promise<void> | undefined;
+      // Stop right after the first group is created, before start() arms its timers.
+      (commit as unknown as { xgroup: unknown }).xgroup = (...args: unknown[]) =>
+        xgroup(...args).finally(() => {
+          stopped ??= c.consumer.stop(Date.now() + 2000);
+        });
+
+      await expect(starting).rejects.toThrow(/stopped while starting/);
+      await stopped;
+      expect(c.logger.events('consumer.started')).toHaveLength(0);
+      await eventually(() => c.connections.every((conn) => conn.status === 'end'), 2000);
+      await redis.xadd(`${prefix}:${EVENT_TYPES.healthChecked}`, '*', ...eventFields('late'));
+      await sleep(300);
+      expect(c.counters.processed).toBe(0);
+    });
+
     it('is idempotent', async () => {
       const c = start({ handler: okHandler });
       await c.consumer.start(() => undefined);
