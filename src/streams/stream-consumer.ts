@@ -104,6 +104,8 @@ interface Task {
   handlerStartedAt: number | undefined;
   handlerRunning: boolean;
   timedOut: boolean;
+  /** Keep-alive found the entry owned by another consumer: it is theirs to commit now. */
+  claimLost: boolean;
   controller: AbortController;
 }
 
@@ -113,6 +115,25 @@ type RawEntry = [id: string, fields: string[] | null];
 const COMMAND_TIMEOUT_MS = 10_000;
 /** A blocking read is given this much longer than its BLOCK before it is presumed lost. */
 const READ_GRACE_MS = 5_000;
+/**
+ * Claim keep-alive that only touches entries still ours. A peer may have
+ * reclaimed one legitimately (our connection was down longer than
+ * CLAIM_IDLE_MS); a plain XCLAIM would steal it back and both would commit.
+ * KEYS[1] stream; ARGV group, consumer, ids… Returns the ids no longer ours.
+ */
+const KEEP_ALIVE_SCRIPT = `
+local lost = {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local row = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1]
+  if row and row[2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
+  else
+    table.insert(lost, id)
+  end
+end
+return lost
+`;
 /** At most this much of a stop's time is kept for closing (clean-up, QUIT, socket end). */
 const MAX_CLOSE_BUDGET_MS = 1000;
 /** Below this much time left, the optional XPENDING/DELCONSUMER clean-up is skipped. */
@@ -136,7 +157,8 @@ const CLOSE_SLACK_MS = 20;
  *   its read loop, so claims never race the read for slots. Delivery counts
  *   come from Redis, so MAX_DELIVERIES holds across restarts.
  * - Long handlers re-claim their entries to themselves (XCLAIM … JUSTID)
- *   every third of CLAIM_IDLE_MS so no peer steals them.
+ *   every third of CLAIM_IDLE_MS so no peer steals them, but only while
+ *   still the owner: an entry a peer has reclaimed is left to the peer.
  * - Redis loss: both connections run with `autoResendUnfulfilledCommands:
  *   false` (a re-sent XREADGROUP can hang forever, a re-sent MULTI would
  *   commit twice). A read interrupted by a disconnect is simply issued again
@@ -632,6 +654,7 @@ export class StreamConsumer {
       handlerStartedAt: undefined,
       handlerRunning: false,
       timedOut: false,
+      claimLost: false,
       controller: new AbortController(),
     };
     this.tasks.set(key, task);
@@ -868,11 +891,29 @@ export class StreamConsumer {
    * is known to be applied, the entry was taken over by another consumer, or
    * the stop deadline passes (then it stays pending). Never applies twice:
    * after a lost reply it first asks XPENDING whether the entry is still ours.
+   * An entry the keep-alive found taken by another consumer is not committed.
+   * The first attempt does not ask XPENDING (a round trip per entry): a steal
+   * after the last keep-alive round can still lead to a second commit, which
+   * at-least-once allows.
    */
   private async commit(task: Task, writes: (multi: ChainableCommander) => void): Promise<boolean> {
     const commands = this.commands as Redis;
     const signal = this.drainAbort.signal;
     for (let attempt = 1; ; attempt += 1) {
+      if (task.claimLost) {
+        // Another consumer owns the entry now and will commit it: writing our
+        // outputs or acking it here would publish it twice.
+        this.log.warn(
+          {
+            event: 'message.commit_abandoned',
+            worker: this.spec.worker,
+            stream: task.stream,
+            entryId: task.entryId,
+          },
+          'entry was claimed by another consumer before it could be committed',
+        );
+        return false;
+      }
       try {
         await waitReady(commands, signal);
         if (attempt > 1) {
@@ -1103,6 +1144,8 @@ export class StreamConsumer {
    * Resets the idle time of entries whose handler has run for a while, so
    * XAUTOCLAIM elsewhere does not steal them. JUSTID leaves the delivery
    * count alone. A timed-out handler is not kept alive: its entry is free to go.
+   * An entry another consumer took meanwhile is left to it (KEEP_ALIVE_SCRIPT)
+   * and its keep-alive stops.
    */
   private async keepAlive(): Promise<void> {
     const commands = this.commands;
@@ -1110,30 +1153,42 @@ export class StreamConsumer {
       return;
     }
     const threshold = Date.now() - this.keepAliveIntervalMs;
-    const byStream = new Map<string, string[]>();
+    const byStream = new Map<string, Task[]>();
     for (const task of this.tasks.values()) {
       if (
         task.handlerRunning &&
         !task.timedOut &&
+        !task.claimLost &&
         task.handlerStartedAt !== undefined &&
         task.handlerStartedAt <= threshold
       ) {
-        byStream.set(task.stream, [...(byStream.get(task.stream) ?? []), task.entryId]);
+        byStream.set(task.stream, [...(byStream.get(task.stream) ?? []), task]);
       }
     }
-    for (const [stream, ids] of byStream) {
+    for (const [stream, tasks] of byStream) {
       try {
-        await this.onCommands(
+        const lost = (await this.onCommands(
           commands.call(
-            'XCLAIM',
+            'EVAL',
+            KEEP_ALIVE_SCRIPT,
+            '1',
             stream,
             this.spec.group,
             this.consumerName,
-            '0',
-            ...ids,
-            'JUSTID',
+            ...tasks.map((t) => t.entryId),
           ),
-        );
+        )) as string[] | null;
+        for (const entryId of lost ?? []) {
+          const task = tasks.find((t) => t.entryId === entryId);
+          if (!task) {
+            continue;
+          }
+          task.claimLost = true;
+          this.log.warn(
+            { event: 'message.claim_lost', worker: this.spec.worker, stream, entryId },
+            'entry was claimed by another consumer while its handler ran; its result will not be committed here',
+          );
+        }
       } catch (error) {
         this.options.metrics.errors.inc({ ...this.labels, kind: 'redis' });
         this.log.debug(

@@ -175,6 +175,54 @@ describe('StreamConsumer', () => {
     });
   });
 
+  describe('when a peer has legitimately reclaimed an entry still being handled', () => {
+    it('does not take it back with its keep-alive and does not commit it too', async () => {
+      const handledBy: string[] = [];
+      let releaseA: () => void = () => undefined;
+      const handlerOf = (name: string, wait: boolean) => async () => {
+        handledBy.push(name);
+        if (wait) {
+          await new Promise<void>((resolve) => {
+            releaseA = resolve;
+          });
+        }
+        return {
+          outcome: 'ok' as const,
+          outputs: [{ type: EVENT_TYPES.validationCompleted, data: { by: name } }],
+        };
+      };
+      const a = start({
+        consumerName: 'A',
+        settings: { claimIdleMs: 600 },
+        handler: handlerOf('A', true),
+      });
+      await a.consumer.start(() => undefined);
+      const id = (await redis.xadd(input(), '*', ...eventFields('contested'))) as string;
+      await eventually(() => handledBy.length === 1);
+      const b = start({
+        consumerName: 'B',
+        settings: { claimIdleMs: 600 },
+        handler: handlerOf('B', false),
+      });
+      await b.consumer.start(() => undefined);
+
+      // As if A's connection had been down past CLAIM_IDLE_MS and B had reclaimed it.
+      await redis.xclaim(input(), 'printery-validator', 'B', 0, id, 'JUSTID');
+      await eventually(() => a.logger.events('message.claim_lost').length === 1);
+      expect(a.logger.events('message.claim_lost')[0]?.level).toBe('warn');
+      // B keeps it and handles it once it is idle long enough for B's own claim round.
+      await eventually(() => handledBy.includes('B'), 10_000);
+      await eventually(async () => (await redis.xlen(output())) === 1);
+
+      releaseA();
+      await eventually(() => a.logger.events('message.commit_abandoned').length === 1);
+      const outputs = await readAll(redis, output());
+      expect(outputs.map((o) => o.fields.data)).toEqual([JSON.stringify({ by: 'B' })]);
+      expect(a.counters.processed).toBe(0);
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+    });
+  });
+
   describe('with poison messages', () => {
     it('dead-letters a message that always fails after exactly MAX_DELIVERIES deliveries', async () => {
       const deliveries: number[] = [];
