@@ -571,22 +571,32 @@ export class StreamConsumer {
     }
   }
 
-  /** Delivery counts of our own pending entries, straight from the PEL. */
+  /**
+   * Delivery counts of our own pending entries, straight from the PEL, one
+   * exact XPENDING per id (pipelined): a range query with COUNT could stop
+   * short at other pending entries of ours and leave claimed ids uncounted.
+   * An id missing from the result was acked or taken by another consumer.
+   */
   private async deliveryCounts(stream: string, ids: string[]): Promise<Map<string, number>> {
-    const sorted = [...ids].sort(compareStreamIds);
     const commands = this.commands as Redis;
-    const rows = (await this.onCommands(
-      commands.call(
-        'XPENDING',
-        stream,
-        this.spec.group,
-        sorted[0] as string,
-        sorted[sorted.length - 1] as string,
-        String(ids.length + this.tasks.size + 10),
-        this.consumerName,
-      ),
-    )) as Array<[string, string, number, number]>;
-    return new Map(rows.map(([id, , , count]) => [id, Number(count)]));
+    const pipeline = commands.pipeline();
+    for (const id of ids) {
+      pipeline.call('XPENDING', stream, this.spec.group, id, id, '1');
+    }
+    const replies = (await this.onCommands(pipeline.exec())) ?? [];
+    const failed = replies.find(([error]) => error)?.[0];
+    if (failed) {
+      // NOGROUP must reach the read loop, which recreates the group.
+      throw failed;
+    }
+    const counts = new Map<string, number>();
+    replies.forEach(([, rows], index) => {
+      const row = (rows as Array<[string, string, number, number]> | null)?.[0];
+      if (row && row[1] === this.consumerName) {
+        counts.set(ids[index] as string, Number(row[3]));
+      }
+    });
+    return counts;
   }
 
   /** Entries deleted from the stream while pending can never be handled: ack and count them. */
