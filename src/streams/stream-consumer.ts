@@ -77,6 +77,8 @@ export interface StreamConsumerOptions {
 export interface ConsumerHealth {
   healthy: boolean;
   reason?: string;
+  /** Unhealthy only because a connection is down and reconnecting. */
+  waitingForRedis?: boolean;
   lastLoopAt?: number;
   inFlight: number;
   details: Record<string, unknown>;
@@ -337,7 +339,7 @@ export class StreamConsumer {
     } else if (this.commandsTimingOut) {
       reason = `commands to Redis time out (no reply within ${this.commandTimeoutMs}ms)`;
     } else if (this.blocking?.status !== 'ready' || this.commands?.status !== 'ready') {
-      reason = 'redis connection down';
+      return { healthy: false, reason: 'redis connection down', waitingForRedis: true, ...base };
     } else if (now - (this.lastLoopAt ?? this.startedAt) > this.settings.hangThresholdMs) {
       reason = `read loop has not polled for ${now - (this.lastLoopAt ?? this.startedAt)}ms`;
     } else if (overdue > 0) {

@@ -89,6 +89,8 @@ class FakeWorker implements WorkerLifecycle {
   startGates: Gate[] = [];
   stopGates: Gate[] = [];
   healthy = true;
+  /** Unhealthy only because its own Redis connection is reconnecting. */
+  waitingForRedis = false;
   private onFailure: ((error: Error) => void) | undefined;
 
   constructor(
@@ -152,7 +154,11 @@ class FakeWorker implements WorkerLifecycle {
   health(): WorkerProbe {
     return {
       healthy: this.healthy,
-      ...(this.healthy ? {} : { reason: 'read loop has not polled for 40000ms' }),
+      ...(this.healthy
+        ? {}
+        : this.waitingForRedis
+          ? { reason: 'redis connection down', waitingForRedis: true }
+          : { reason: 'read loop has not polled for 40000ms' }),
       inFlight: 2,
       processed: 7,
       failed: 1,
@@ -679,6 +685,26 @@ describe('SupervisorService', () => {
       h.worker('validator').healthy = true;
       await h.clock.advance(5000);
       expect(h.events('worker.healthy', 'validator')).toHaveLength(1);
+      expect(supervisor.isReady()).toBe(true);
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
+    it('does not fail a standalone worker whose own connection is still reconnecting', async () => {
+      // After an outage the main client often reconnects before a worker's
+      // read and commit connections; that window is not a failure.
+      const h = harness([['validator', []]], { healthCheckIntervalMs: 5000 });
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await supervisor.whenStarted();
+      h.worker('validator').healthy = false;
+      h.worker('validator').waitingForRedis = true;
+      await h.clock.advance(20_000);
+      expect(h.worker('validator').stops).toBe(0);
+      expect(h.state(supervisor, 'validator')).toBe('running');
+      expect(supervisor.isReady()).toBe(false);
+      h.worker('validator').healthy = true;
+      h.worker('validator').waitingForRedis = false;
+      await h.clock.advance(5000);
       expect(supervisor.isReady()).toBe(true);
       await supervisor.stopAll(h.clock.now() + 1000);
     });

@@ -478,10 +478,12 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
         continue;
       }
       const reason = probe.reason ?? 'health probe failed';
-      if (!this.redis.isReady()) {
-        // Redis itself is down: every worker reconnects on its own, and a
-        // restart could not succeed until Redis is back, so it would only
-        // burn restart attempts. Readiness already says 503.
+      if (!this.redis.isReady() || probe.waitingForRedis) {
+        // Redis is down, or this worker's own connections have not yet come
+        // back after an outage (they reconnect after the main client): every
+        // worker reconnects on its own, and a restart could not succeed
+        // sooner, so it would only burn restart attempts or, standalone, end
+        // the process. Readiness already says 503.
         if (!slot.unhealthy) {
           slot.unhealthy = true;
           this.logger.warn(

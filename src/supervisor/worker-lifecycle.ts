@@ -6,6 +6,12 @@ export interface WorkerProbe {
   healthy: boolean;
   /** Why it is unhealthy; human-readable, free of secrets. */
   reason?: string;
+  /**
+   * Unhealthy only because its Redis connection is down and reconnecting.
+   * Not a failure (SPEC §2: reconnect and resume): the supervisor waits
+   * instead of restarting, which could not help until Redis answers.
+   */
+  waitingForRedis?: boolean;
   /** Epoch ms of the read loop's last poll of Redis; undefined before the first. */
   lastLoopAt?: number;
   /** Entries being handled now. */

@@ -109,6 +109,7 @@ export abstract class StreamWorker implements WorkerLifecycle {
     return {
       healthy: probe.healthy,
       ...(probe.reason !== undefined ? { reason: probe.reason } : {}),
+      ...(probe.waitingForRedis ? { waitingForRedis: true } : {}),
       ...(probe.lastLoopAt !== undefined ? { lastLoopAt: probe.lastLoopAt } : {}),
       inFlight: probe.inFlight,
       ...counters,
