@@ -22,11 +22,40 @@ function overrideExits(command: Commander): void {
   command.name('printery-workers');
   const walk = (node: Commander): void => {
     node.exitOverride(onUsageError);
-    // `printery-workers bogus` must be a usage error, not `run` with a stray argument.
     node.allowExcessArguments(false);
+    node.showHelpAfterError('(run with --help for usage)');
+    node.configureOutput({ outputError: (text, write) => write(`printery-workers: ${text}`) });
     node.commands.forEach(walk);
   };
   walk(command);
+}
+
+/**
+ * `run` is the default command, so commander would read a mistyped command
+ * (`printery-workers stauts`) as `run` with a stray argument. Name it for
+ * what it is instead.
+ */
+function refuseUnknownCommand(command: Commander, argv: readonly string[]): void {
+  let node = command;
+  let path = '';
+  for (const word of argv) {
+    if (word.startsWith('-') || node.commands.length === 0) {
+      return;
+    }
+    const next = node.commands.find((sub) => sub.name() === word || sub.aliases().includes(word));
+    if (!next) {
+      if (word === 'help') {
+        return;
+      }
+      const known = node.commands.map((sub) => sub.name());
+      process.stderr.write(
+        `printery-workers: unknown command '${path}${word}'; expected one of ${known.join(', ')} (run with --help for usage)\n`,
+      );
+      process.exit(EXIT.invalidConfig);
+    }
+    node = next;
+    path += `${word} `;
+  }
 }
 
 async function main(): Promise<void> {
@@ -39,7 +68,9 @@ async function main(): Promise<void> {
     },
   });
   const runner = app.get(CommandRunnerService);
-  overrideExits((runner as unknown as { commander: Commander }).commander);
+  const commander = (runner as unknown as { commander: Commander }).commander;
+  overrideExits(commander);
+  refuseUnknownCommand(commander, process.argv.slice(2));
   try {
     await CommandFactory.runApplication(app);
   } finally {

@@ -69,13 +69,18 @@ export async function withRedis<T>(
   });
   // Failures surface through connect() and command rejections; the event
   // would otherwise print an unhandled-error warning with the raw URL.
-  redis.on('error', () => undefined);
+  // The event also carries the real cause (ECONNREFUSED, WRONGPASS) where
+  // connect() itself rejects with a bare "Connection is closed".
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => {
+    cause = error;
+  });
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
     throw new StartupError(
-      `Redis at ${redactText(config.redis.url)} is unreachable: ${redactText((error as Error).message)}`,
+      `Redis at ${redactText(config.redis.url)} is unreachable: ${redactText((cause ?? (error as Error)).message)}`,
     );
   }
   try {

@@ -83,6 +83,17 @@ describe('printery-workers configuration', () => {
       expect(result.stderr).toMatch(/CLAIM_IDLE_MS: "-1"/);
     });
 
+    it('names a mistyped command instead of running the default one', async () => {
+      const top = await CliProcess.run(['stauts']);
+      expect(top.code).toBe(2);
+      expect(top.stderr).toMatch(/unknown command 'stauts'; expected one of run, config, status/);
+      const sub = await CliProcess.run(['registry', 'lsit']);
+      expect(sub.code).toBe(2);
+      expect(sub.stderr).toMatch(
+        /unknown command 'registry lsit'; expected one of list, set, remove/,
+      );
+    });
+
     it('exits 2 on an unknown flag', async () => {
       const result = await CliProcess.run(['run', '--wrokers', 'all']);
       expect(result.code).toBe(2);
