@@ -136,6 +136,13 @@ for i = 3, #ARGV do
 end
 return lost
 `;
+/**
+ * After stopReading(), how long the blocked read may take to return once
+ * CLIENT UNBLOCK was sent before its connection is dropped anyway.
+ */
+const UNBLOCK_WAIT_MS = 500;
+/** CLIENT UNBLOCK found no blocked read yet (still on the wire): asked again after this. */
+const UNBLOCK_RETRY_MS = 20;
 /** At most this much of a stop's time is kept for closing (clean-up, QUIT, socket end). */
 const MAX_CLOSE_BUDGET_MS = 1000;
 /** Below this much time left, the optional XPENDING/DELCONSUMER clean-up is skipped. */
@@ -176,6 +183,13 @@ export class StreamConsumer {
   private readonly labels: { worker: string };
   private blocking: Redis | undefined;
   private commands: Redis | undefined;
+  /**
+   * CLIENT ID of the blocking connection since its last (re)connect; unset
+   * while it is down, null when Redis refused to tell (e.g. an ACL).
+   */
+  private blockingClientId: number | null | undefined;
+  /** Settles (never rejects) when the XREADGROUP in flight has returned or failed. */
+  private readInFlight: Promise<void> | undefined;
   private readonly tasks = new Map<string, Task>();
   /** Highest committed id per stream; lives in the worker's counters so it outlives this consumer. */
   private readonly watermarks: Map<string, string>;
@@ -247,6 +261,10 @@ export class StreamConsumer {
     this.commands = this.options.connect(`printery:${worker}:commit`, common);
     // One 'close' listener per in-flight command (see guard()); the bound is concurrency.
     this.blocking.setMaxListeners(0);
+    // A reconnect gets a new client id; the read loop asks for it again before reading.
+    this.blocking.on('close', () => {
+      this.blockingClientId = undefined;
+    });
     this.commands.setMaxListeners(0);
     try {
       this.throwIfStopped();
@@ -295,7 +313,9 @@ export class StreamConsumer {
 
   /**
    * Stops taking new work at once, without waiting for anything; in-flight
-   * handlers carry on and a later `stop(deadline)` drains them.
+   * handlers carry on and a later `stop(deadline)` drains them. No read or
+   * claim is issued after it; entries a read or claim already in flight
+   * brings back are delivered to this consumer and handled as in-flight work.
    * Idempotent; a no-op when not started.
    */
   stopReading(): void {
@@ -305,12 +325,67 @@ export class StreamConsumer {
     this.readingStopped = true;
     this.loopAbort.abort(new Error('stopping'));
     this.releaseSlot();
+    void this.endReads();
+  }
+
+  /**
+   * Ends the blocked XREADGROUP, then closes its connection. CLIENT UNBLOCK
+   * (TIMEOUT mode) makes it return nil with nothing delivered; a read Redis
+   * had already served still brings its entries, which are then handled.
+   * Cutting the connection instead would strand a served read's entries in
+   * our PEL until CLAIM_IDLE_MS: that is only the fallback when the command
+   * connection is down or the read does not return within UNBLOCK_WAIT_MS.
+   */
+  private async endReads(): Promise<void> {
+    const blocking = this.blocking;
+    if (!blocking) {
+      return;
+    }
+    const read = this.readInFlight;
+    if (read && !(await this.unblockRead(read))) {
+      this.log.warn(
+        { event: 'consumer.read_cut', worker: this.spec.worker },
+        'blocked read could not be unblocked; its connection is dropped and anything it delivered stays pending until claimed',
+      );
+    }
     try {
-      // Unblocks a pending XREADGROUP at once; its 'close' ends the read.
-      this.blocking?.disconnect();
+      blocking.disconnect();
     } catch {
       // Already closed.
     }
+  }
+
+  /** Sends CLIENT UNBLOCK for the read in flight; true once the read has returned. */
+  private async unblockRead(read: Promise<void>): Promise<boolean> {
+    let returned = false;
+    void read.then(() => {
+      returned = true;
+    });
+    const until = Date.now() + UNBLOCK_WAIT_MS;
+    while (!returned && Date.now() < until) {
+      const commands = this.commands;
+      const clientId = this.blockingClientId;
+      if (!commands || commands.status !== 'ready' || clientId === undefined || clientId === null) {
+        return false;
+      }
+      let unblocked: unknown;
+      try {
+        unblocked = await guard(
+          commands,
+          commands.client('UNBLOCK', clientId),
+          Math.max(1, until - Date.now()),
+        );
+      } catch {
+        return returned;
+      }
+      // 0: the read was already served (its reply is on the way) or has not
+      // reached Redis yet (it travels on another connection): ask again.
+      await settledWithin(
+        read,
+        unblocked === 1 ? until - Date.now() : Math.min(UNBLOCK_RETRY_MS, until - Date.now()),
+      );
+    }
+    return returned;
   }
 
   /**
@@ -401,9 +476,16 @@ export class StreamConsumer {
     while (!signal.aborted) {
       try {
         await waitReady(this.blocking as Redis, signal);
-        if (Date.now() >= this.nextClaimAt && this.freeSlots > 0) {
+        if (this.blockingClientId === undefined) {
+          await this.identifyBlocking();
+        }
+        if (Date.now() >= this.nextClaimAt && this.freeSlots > 0 && !signal.aborted) {
           await this.claimIdle();
           this.nextClaimAt = Date.now() + this.claimIntervalMs;
+        }
+        if (signal.aborted) {
+          // stopReading() landed during an await: no new read.
+          break;
         }
         if (this.freeSlots <= 0) {
           await this.waitForSlot(Math.min(this.settings.blockMs, this.claimIntervalMs));
@@ -442,6 +524,34 @@ export class StreamConsumer {
     }
   }
 
+  /**
+   * Learns the blocking connection's CLIENT ID, which stopReading() needs to
+   * unblock its read. Asked on that connection itself before it blocks, so
+   * the reply never waits behind a blocked read.
+   */
+  private async identifyBlocking(): Promise<void> {
+    const blocking = this.blocking as Redis;
+    try {
+      this.blockingClientId = await guard(blocking, blocking.client('ID'), this.commandTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof ConnectionLostError)) {
+        // Refused by Redis (e.g. an ACL without CLIENT): reading works
+        // without it; only stopReading() falls back to cutting the connection.
+        this.blockingClientId = null;
+        this.log.warn(
+          { event: 'consumer.client_id_unavailable', worker: this.spec.worker, err: error },
+          'CLIENT ID refused; a stop will cut the blocked read instead of unblocking it',
+        );
+        return;
+      }
+      if (error instanceof ReplyTimeoutError && blocking.status === 'ready') {
+        // Half-open, as in readNew(): reconnect.
+        blocking.disconnect(true);
+      }
+      throw error;
+    }
+  }
+
   private async readNew(): Promise<void> {
     const blocking = this.blocking as Redis;
     const blockMs = Math.max(1, Math.min(this.settings.blockMs, this.nextClaimAt - Date.now()));
@@ -454,7 +564,7 @@ export class StreamConsumer {
     const offset = this.readRotation++ % all.length;
     const streams = [...all.slice(offset), ...all.slice(0, offset)].slice(0, k);
     const count = Math.floor(free / k);
-    const reply = await guard(
+    const read = guard(
       blocking,
       blocking.call(
         'XREADGROUP',
@@ -482,6 +592,19 @@ export class StreamConsumer {
       }
       throw error;
     });
+    const inFlight = read.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.readInFlight = inFlight;
+    let reply: unknown;
+    try {
+      reply = await read;
+    } finally {
+      if (this.readInFlight === inFlight) {
+        this.readInFlight = undefined;
+      }
+    }
     if (!Array.isArray(reply)) {
       return;
     }
@@ -502,7 +625,7 @@ export class StreamConsumer {
     const commands = this.commands as Redis;
     for (const { stream, eventType } of this.spec.streams) {
       const free = this.freeSlots;
-      if (free <= 0) {
+      if (free <= 0 || this.readingStopped) {
         return;
       }
       let reply: unknown;
@@ -646,9 +769,12 @@ export class StreamConsumer {
     fields: string[],
     deliveryCount: number,
   ): void {
-    if (this.readingStopped) {
-      // A read or claim that returned after stopReading(): the entry stays
-      // pending and is claimed by another consumer once idle.
+    // A read or claim that returns after stopReading() is still dispatched:
+    // Redis has delivered the entry to this consumer, and leaving it in our
+    // PEL would strand it for CLAIM_IDLE_MS. The drain waits for it like any
+    // other in-flight entry.
+    if (this.drainAbort.signal.aborted) {
+      // Past the stop deadline nothing more is committed: it stays pending for another consumer.
       return;
     }
     const key = taskKey(stream, entryId);
@@ -1320,6 +1446,10 @@ export class StreamConsumer {
       }
     } else {
       commands.disconnect();
+    }
+    if (this.blocking && this.blocking.status !== 'end') {
+      // Normally closed by endReads() already; not when the deadline came first.
+      this.blocking.disconnect();
     }
     await Promise.all(
       [commands, this.blocking]

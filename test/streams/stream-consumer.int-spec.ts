@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { InvalidEntryError } from '../../src/errors/invalid-entry.error';
 import { decodeDeadLetter } from '../../src/streams/dead-letter';
 import type { InboundMessage } from '../../src/streams/handler';
+import { compareStreamIds } from '../../src/streams/stream-ids';
 import { EVENT_TYPES } from '../../src/streams/topology';
 import { eventually } from '../helpers/cli-process';
 import { RedisServer } from '../helpers/redis-server';
@@ -62,6 +63,29 @@ describe('StreamConsumer', () => {
       await redis.del(...keys);
     }
   });
+
+  /** The group's pending count and how many stream entries lie past its last-delivered-id. */
+  async function deliveryState(
+    stream: string,
+    group: string,
+  ): Promise<{ pending: number; undelivered: number }> {
+    const groups = (await redis.xinfo('GROUPS', stream)) as unknown[][];
+    const info = groups
+      .map((row) => {
+        const fields: Record<string, unknown> = {};
+        for (let i = 0; i + 1 < row.length; i += 2) {
+          fields[String(row[i])] = row[i + 1];
+        }
+        return fields;
+      })
+      .find((fields) => fields.name === group);
+    const lastDelivered = String(info?.['last-delivered-id']);
+    const entries = await redis.xrange(stream, '-', '+');
+    return {
+      pending: await pendingCount(redis, stream, group),
+      undelivered: entries.filter(([id]) => compareStreamIds(id, lastDelivered) > 0).length,
+    };
+  }
 
   describe('with a batch of messages', () => {
     it('processes each exactly once and never runs more handlers than its concurrency', async () => {
@@ -424,6 +448,110 @@ describe('StreamConsumer', () => {
       expect(outputs.map((o) => o.fields.data)).toEqual([JSON.stringify({ of: 'in-flight' })]);
       expect(handled).toEqual(['in-flight']);
       expect(c.counters.processed).toBe(1);
+    });
+
+    it('strands nothing when it lands during a burst: every entry is committed once or never delivered', async () => {
+      const c = start({
+        concurrency: 8,
+        // Nothing may come back through a claim: whatever is pending afterwards was stranded.
+        settings: { blockMs: 5000, claimIdleMs: 60_000 },
+        handler: async (message) => {
+          // Short enough that a refill read is nearly always in flight.
+          await sleep(2 + Math.random() * 4);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      const burst = redis.pipeline();
+      for (let i = 0; i < 400; i += 1) {
+        burst.xadd(input(), '*', ...eventFields(`b${i}`));
+      }
+      const ids = ((await burst.exec()) ?? []).map(([, id]) => id as string);
+      await eventually(async () => (await redis.xlen(output())) >= 40, 10_000, 1);
+      c.consumer.stopReading();
+      await c.consumer.stop(Date.now() + 5000);
+
+      const delivery = await deliveryState(input(), 'printery-validator');
+      const causes = (await readAll(redis, output())).map((o) => o.fields.causationid);
+      console.log(
+        `stop during a burst: ${causes.length} committed, ${delivery.pending} pending, ${delivery.undelivered} never delivered`,
+      );
+      expect(delivery.pending).toBe(0);
+      expect(new Set(causes).size).toBe(causes.length);
+      expect(causes.length + delivery.undelivered).toBe(ids.length);
+      expect(c.counters.processed).toBe(causes.length);
+      expect(c.logger.events('consumer.read_cut')).toHaveLength(0);
+    });
+
+    it('handles an entry Redis hands to the blocked read just as reading stops, instead of stranding it', async () => {
+      const handled: string[] = [];
+      const c = start({
+        concurrency: 2,
+        settings: { blockMs: 5000, claimIdleMs: 60_000 },
+        handler: async (message) => {
+          handled.push(message.envelope.id);
+          await sleep(50);
+          return okHandler(message);
+        },
+      });
+      await c.consumer.start(() => undefined);
+      await redis.xadd(input(), '*', ...eventFields('warm-up'));
+      await eventually(async () => (await redis.xlen(output())) === 1);
+      // Blocked on the empty stream again once the slot is free.
+      await eventually(
+        async () => ((await redis.client('LIST')) as string).includes('cmd=xreadgroup'),
+        2000,
+        5,
+      );
+
+      // The XADD is on the wire before stopReading() runs: Redis serves the
+      // blocked read, and its reply is already on its way back.
+      const added = redis.xadd(input(), '*', ...eventFields('racing'));
+      c.consumer.stopReading();
+      await added;
+      await c.consumer.stop(Date.now() + 5000);
+
+      const delivery = await deliveryState(input(), 'printery-validator');
+      const outputs = await readAll(redis, output());
+      expect(delivery.pending).toBe(0);
+      // Either it was delivered and handled here, or the unblock came first and it was never read.
+      expect(outputs.length + delivery.undelivered).toBe(2);
+      expect(handled).toEqual(outputs.map((o) => o.fields.causationid));
+      expect(c.logger.events('consumer.read_cut')).toHaveLength(0);
+    });
+
+    it('still reads and stops when an ACL forbids CLIENT, cutting the blocked read instead', async () => {
+      const user = `no-client-${prefixNo}`;
+      await redis.call('ACL', 'SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-client');
+      try {
+        const url = new URL(server.url);
+        url.username = user;
+        url.password = 'secret';
+        const c = buildConsumer({
+          url: url.toString(),
+          prefix,
+          // Long blocking reads, no claim rounds: the stop finds a read in flight.
+          settings: { blockMs: 5000, claimIdleMs: 60_000 },
+          handler: okHandler,
+        });
+        running.push(c);
+        await c.consumer.start(() => undefined);
+        await redis.xadd(input(), '*', ...eventFields('with-acl'));
+        await eventually(async () => (await redis.xlen(output())) === 1);
+        expect(c.logger.events('consumer.client_id_unavailable')).toHaveLength(1);
+        await eventually(
+          async () => ((await redis.client('LIST')) as string).includes('cmd=xreadgroup'),
+          2000,
+          5,
+        );
+
+        const begun = performance.now();
+        await c.consumer.stop(Date.now() + 5000);
+        expect(performance.now() - begun).toBeLessThan(1000);
+        expect(c.logger.events('consumer.read_cut')).toHaveLength(1);
+      } finally {
+        await redis.call('ACL', 'DELUSER', user);
+      }
     });
 
     it('is a no-op before start', () => {
