@@ -130,6 +130,40 @@ describe('probeHealth', () => {
     expect(outcome.attempts).toBe(2);
   });
 
+  it('stops unhealthy, saying so, when the next attempt would not fit in its budget', async () => {
+    behaviour = (_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    };
+    // Each further attempt needs 150ms interval + 200ms timeout; 500ms leaves room for one more.
+    const outcome = await probeHealth(
+      spec('/health', { maxAttempts: 10, intervalMs: 150, timeoutMs: 200 }),
+      options({ budgetMs: 500 }),
+    );
+    expect(outcome).toMatchObject({
+      healthy: false,
+      attempts: 2,
+      lastStatus: 503,
+      lastError:
+        'health check budget of 500ms ran out after 2 attempts (last: status 503, expected 200)',
+    });
+    expect(hits).toBe(2);
+    expect(outcome.durationMs).toBeLessThan(500);
+  });
+
+  it('cuts an attempt short at the end of its budget', async () => {
+    behaviour = (_req, res) => {
+      setTimeout(() => res.end('late'), 1000).unref();
+    };
+    const outcome = await probeHealth(
+      spec('/slow', { timeoutMs: 5000, maxAttempts: 1 }),
+      options({ budgetMs: 150 }),
+    );
+    expect(outcome).toMatchObject({ healthy: false, attempts: 1, lastStatus: null });
+    expect(outcome.lastError).toMatch(/^no answer within 1[0-5]\dms$/);
+    expect(outcome.durationMs).toBeLessThan(600);
+  });
+
   it('does not follow a redirect to another host', async () => {
     const elsewhere = await listen((_req, res) => res.end('reached'));
     let reached = 0;

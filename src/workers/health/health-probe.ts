@@ -17,6 +17,12 @@ export interface ProbeOptions {
   caps: ProbeCaps;
   /** Aborts the whole probe (handler timeout, stop deadline); the probe then rejects. */
   signal: AbortSignal;
+  /**
+   * Total time the probe may take, attempts and intervals included (see
+   * `handlerBudgetMs`). An attempt that cannot fit is not started: the probe
+   * ends unhealthy instead of being cut off by the handler timeout.
+   */
+  budgetMs?: number;
   /** Called before each attempt (1-based), e.g. to keep a stream claim alive. */
   onAttempt?: (attempt: number) => void | Promise<void>;
 }
@@ -43,7 +49,10 @@ const MAX_BODY_BYTES = 64 * 1024;
  * `maxAttempts` times `intervalMs` apart, each attempt bounded by
  * `timeoutMs`; every number is clamped to the configured caps. Redirects
  * are not followed (a 3xx is just an unexpected status), and a host the
- * allow-list refuses, before or after DNS, ends the probe at once.
+ * allow-list refuses, before or after DNS, ends the probe at once. With a
+ * `budgetMs`, each attempt's timeout is clamped to what is left of it, and
+ * when the next attempt (interval plus timeout) no longer fits the probe
+ * ends unhealthy, saying the budget ran out.
  *
  * @throws the abort reason when `options.signal` aborts.
  */
@@ -56,6 +65,7 @@ export async function probeHealth(
   const timeoutMs = Math.max(1, Math.min(spec.timeoutMs, caps.maxTimeoutMs));
   const intervalMs = Math.max(0, Math.min(spec.intervalMs, caps.maxIntervalMs));
   const started = Date.now();
+  const deadline = started + (options.budgetMs ?? Number.POSITIVE_INFINITY);
   let attempts = 0;
   let lastStatus: number | null = null;
   let lastError: string | null = null;
@@ -77,7 +87,8 @@ export async function probeHealth(
     }
     await options.onAttempt?.(attempt);
     attempts = attempt;
-    const result = await attemptOnce(spec.url, timeoutMs, options.dispatcher, signal);
+    const attemptTimeoutMs = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
+    const result = await attemptOnce(spec.url, attemptTimeoutMs, options.dispatcher, signal);
     switch (result.kind) {
       case 'refused':
         lastError = `refused: ${result.message}`;
@@ -96,6 +107,10 @@ export async function probeHealth(
             ? `status ${result.status}, expected ${spec.expectedStatus} (redirects are not followed)`
             : `status ${result.status}, expected ${spec.expectedStatus}`;
         break;
+    }
+    if (attempt < maxAttempts && Date.now() + intervalMs + timeoutMs > deadline) {
+      lastError = `health check budget of ${options.budgetMs}ms ran out after ${attempts} attempt${attempts === 1 ? '' : 's'} (last: ${lastError})`;
+      return done(false);
     }
     if (attempt < maxAttempts && intervalMs > 0) {
       await abortableSleep(intervalMs, signal);

@@ -13,6 +13,7 @@ import {
   type HealthChecked,
 } from '../shared/deployment';
 import { createGuardedAgent } from '../shared/guarded-agent';
+import { handlerBudgetMs } from '../shared/handler-budget';
 import { HostAllowList } from '../shared/host-allow-list';
 import { registryEntryFor } from '../shared/registry-entry';
 import { StreamWorker } from '../stream-worker';
@@ -58,6 +59,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
       allowList: this.allowList,
       caps: this.config.validation.healthCheck,
       signal: message.signal,
+      budgetMs: handlerBudgetMs(this.config.workers.health.handlerTimeoutMs),
     });
     if (outcome.healthy) {
       await this.redis.client.hset(

@@ -150,6 +150,42 @@ describe('deliver', () => {
     });
   });
 
+  it('reports failed, with its attempts, when a retry would not finish before the deadline', async () => {
+    answer = (_n, res) => status(503)(res);
+    const started = Date.now();
+    // A retry needs ~100ms of backoff plus a 300ms request timeout; 250ms leaves room for none.
+    const outcome = await deliver(
+      request(),
+      options({
+        policy: { maxAttempts: 5, backoffMs: 100, maxDelayMs: 500 },
+        requestTimeoutMs: 300,
+        deadline: started + 250,
+      }),
+    );
+    expect(outcome).toEqual({
+      status: 'failed',
+      attempts: 1,
+      lastStatus: 503,
+      error: 'delivery budget ran out after 1 attempt (last: status 503)',
+    });
+    expect(received).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(250);
+  });
+
+  it('cuts a slow request at the deadline', async () => {
+    answer = (_n, res) => setTimeout(() => status(200)(res), 1000).unref();
+    const started = Date.now();
+    const outcome = await deliver(
+      request(),
+      options({ requestTimeoutMs: 5000, deadline: started + 150 }),
+    );
+    expect(outcome).toMatchObject({ status: 'failed', attempts: 1, lastStatus: null });
+    expect(outcome.error).toMatch(
+      /^delivery budget ran out after 1 attempt \(last: no answer within 1[0-5]\dms\)$/,
+    );
+    expect(Date.now() - started).toBeLessThan(600);
+  });
+
   it('retries a network error', async () => {
     const closed = `http://127.0.0.1:1/hook`;
     const outcome = await deliver(

@@ -78,6 +78,12 @@ export interface DeliveryOptions {
   requestTimeoutMs: number;
   /** Aborting rejects the delivery with the signal's reason. */
   signal: AbortSignal;
+  /**
+   * Epoch ms by which the delivery must be over (see `handlerBudgetMs`).
+   * Requests are cut at it, and a retry that cannot fit before it is not
+   * made: the target is reported failed instead of the handler timing out.
+   */
+  deadline?: number;
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -86,13 +92,16 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * POSTs one notification to one target, retrying network errors, 5xx and
  * 429 with backoff (honouring Retry-After, capped) up to `maxAttempts`. The
  * URL is checked against the allow-list before sending and every resolved
- * address by the dispatcher's lookup; a refusal is final.
+ * address by the dispatcher's lookup; a refusal is final. With a
+ * `deadline`, a retry (its wait plus a full request timeout) that would end
+ * after it is not made and the target is reported failed.
  */
 export async function deliver(
   target: DeliveryRequest,
   options: DeliveryOptions,
 ): Promise<DeliveryOutcome> {
   const { policy, signal } = options;
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   const check = options.allowList.checkUrl(target.url);
   if (!check.allowed) {
     return { status: 'refused', attempts: 0, lastStatus: null, error: check.reason };
@@ -102,7 +111,11 @@ export async function deliver(
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt += 1) {
     signal.throwIfAborted();
     let retryAfterMs: number | undefined;
-    const timeout = AbortSignal.timeout(options.requestTimeoutMs);
+    const requestTimeoutMs = Math.max(
+      1,
+      Math.min(options.requestTimeoutMs, Math.floor(deadline - Date.now())),
+    );
+    const timeout = AbortSignal.timeout(requestTimeoutMs);
     try {
       const response = await request(target.url, {
         method: 'POST',
@@ -110,8 +123,8 @@ export async function deliver(
         body: target.body,
         headers: target.headers,
         signal: AbortSignal.any([signal, timeout]),
-        headersTimeout: options.requestTimeoutMs,
-        bodyTimeout: options.requestTimeoutMs,
+        headersTimeout: requestTimeoutMs,
+        bodyTimeout: requestTimeoutMs,
       });
       lastStatus = response.statusCode;
       const header = response.headers['retry-after'];
@@ -137,11 +150,16 @@ export async function deliver(
       }
       lastStatus = null;
       error = timeout.aborted
-        ? `no answer within ${options.requestTimeoutMs}ms`
+        ? `no answer within ${requestTimeoutMs}ms`
         : redactText(describeHttpError(caught));
     }
     if (attempt < policy.maxAttempts) {
-      await abortableSleep(retryDelayMs(attempt, policy, retryAfterMs), signal);
+      const delayMs = retryDelayMs(attempt, policy, retryAfterMs);
+      if (Date.now() + delayMs + options.requestTimeoutMs > deadline) {
+        error = `delivery budget ran out after ${attempt} attempt${attempt === 1 ? '' : 's'} (last: ${error})`;
+        return { status: 'failed', attempts: attempt, lastStatus, error };
+      }
+      await abortableSleep(delayMs, signal);
     }
   }
   return { status: 'failed', attempts: policy.maxAttempts, lastStatus, error };

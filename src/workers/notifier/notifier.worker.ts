@@ -7,6 +7,7 @@ import type { HandlerResult, InboundMessage } from '../../streams/handler';
 import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
 import { EVENT_TYPES } from '../../streams/topology';
 import { createGuardedAgent } from '../shared/guarded-agent';
+import { handlerBudgetMs } from '../shared/handler-budget';
 import { HostAllowList } from '../shared/host-allow-list';
 import { StreamWorker } from '../stream-worker';
 import { DeliveryLedger } from './delivery-ledger';
@@ -50,6 +51,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       return { outcome: 'skipped' };
     }
     const { notify } = this.config;
+    const deadline = Date.now() + handlerBudgetMs(this.config.workers.notifier.handlerTimeoutMs);
     const sent = await sendNotification(notification, {
       dispatcher: this.agent,
       allowList: this.allowList,
@@ -63,6 +65,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       defaultWebhookUrls: notify.webhookUrls,
       ledger: this.ledger,
       signal: message.signal,
+      deadline,
       onTargetFailed: (result, error) =>
         this.logger.warn(
           {

@@ -25,6 +25,8 @@ export interface SendNotificationOptions {
   defaultWebhookUrls: readonly string[];
   ledger: DeliveryLedger;
   signal: AbortSignal;
+  /** Epoch ms by which every target's delivery must be over; see `DeliveryOptions.deadline`. */
+  deadline?: number;
   /** Told about each target that was not delivered, for a warning log line. */
   onTargetFailed?: (result: NotifyTargetResult, error: string | null) => void;
 }
@@ -55,9 +57,11 @@ export function notificationTargets(
  * Delivers one notification to all its targets in parallel and returns the
  * `notification:sent` data. Targets recorded as done for this terminal
  * event (a redelivery) are not contacted again; each newly finished target
- * is recorded before this resolves.
+ * is recorded before this resolves. Every target is settled before this
+ * settles, even when one of them fails.
  *
- * @throws when the ledger cannot be read or written (Redis), or the signal aborts.
+ * @throws the first failure, once all targets have settled, when the ledger
+ * cannot be read or written (Redis), or the signal aborts.
  */
 export async function sendNotification(
   notification: Notification,
@@ -71,7 +75,8 @@ export async function sendNotification(
     slack: JSON.stringify(slackPayload(notification)),
   };
 
-  const results = await Promise.all(
+  // allSettled: a failing target (ledger write) must not leave the others running unobserved.
+  const settled = await Promise.allSettled(
     targets.map(async (target): Promise<NotifyTargetResult> => {
       const id = targetId(target);
       const previous = done.get(id);
@@ -95,6 +100,7 @@ export async function sendNotification(
           policy: options.policy,
           requestTimeoutMs: options.requestTimeoutMs,
           signal: options.signal,
+          deadline: options.deadline,
         },
       );
       const result: NotifyTargetResult = {
@@ -109,6 +115,13 @@ export async function sendNotification(
       }
       return result;
     }),
+  );
+  const rejected = settled.find((entry) => entry.status === 'rejected');
+  if (rejected) {
+    throw rejected.reason;
+  }
+  const results = settled.map(
+    (entry) => (entry as PromiseFulfilledResult<NotifyTargetResult>).value,
   );
 
   return {
