@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type Redis from 'ioredis';
 import { Command, Option, SubCommand } from 'nest-commander';
+import { redactDeep, redactText, redactUrlPath } from '../logging/redact';
 import { type DeadLetterRecord, decodeDeadLetter } from '../streams/dead-letter';
 import { EVENT_TYPES, type StreamTopology } from '../streams/topology';
 import { EXIT } from './exit-codes';
@@ -130,7 +131,7 @@ export class DlqListCommand extends OneShotCommand {
     });
 
     if (options.json === true || !isTerminal()) {
-      writeJson(entries.map(summary));
+      writeJson(entries.map(displayedDeadLetter));
       return EXIT.ok;
     }
     if (entries.length === 0) {
@@ -145,18 +146,20 @@ export class DlqListCommand extends OneShotCommand {
     writeLine(
       renderTable(
         ['id', 'age', 'from stream', 'original id', 'worker', 'reason', 'deliveries', 'error'],
-        entries.map((entry) => [
-          entry.deadLetterId,
-          entry.time ? formatAge(now - Date.parse(entry.time)) : '-',
-          entry.stream.startsWith(`${topology.prefix}:`)
-            ? entry.stream.slice(topology.prefix.length + 1)
-            : entry.stream,
-          entry.id,
-          entry.worker,
-          paint(entry.reason, 'red'),
-          entry.deliveryCount,
-          truncate(entry.error, 50),
-        ]),
+        entries
+          .map(displayedDeadLetter)
+          .map((entry) => [
+            entry.deadLetterId,
+            entry.time ? formatAge(now - Date.parse(entry.time)) : '-',
+            entry.stream.startsWith(`${topology.prefix}:`)
+              ? entry.stream.slice(topology.prefix.length + 1)
+              : entry.stream,
+            entry.id,
+            entry.worker,
+            paint(entry.reason, 'red'),
+            entry.deliveryCount,
+            truncate(entry.error, 50),
+          ]),
       ),
     );
     writeLine(
@@ -166,10 +169,64 @@ export class DlqListCommand extends OneShotCommand {
   }
 }
 
-/** A dead letter for `list --json`: metadata, the original fields as an object. */
-function summary(entry: DeadLetter): Record<string, unknown> {
+/** A dead letter as `list` and `show` display it: the original fields as an object, secrets scrubbed. */
+export type DisplayedDeadLetter = Omit<DeadLetter, 'fields'> & { fields: Record<string, string> };
+
+/**
+ * A dead letter made safe to print: metadata and original fields pass
+ * through `redactDeep`, and inside a JSON `data` the webhook URLs of
+ * `notify[]` and the `healthCheck.url` lose their paths (Slack webhook
+ * paths are the credential). Only for display; `replay` re-adds the raw
+ * fields.
+ */
+export function displayedDeadLetter(entry: DeadLetter): DisplayedDeadLetter {
   const { fields, ...meta } = entry;
-  return { ...meta, fields: fieldsToObject(fields) };
+  const original = fieldsToObject(fields);
+  const shown: Record<string, string> = {};
+  for (const [name, value] of Object.entries(original)) {
+    shown[name] = name === 'data' ? displayedData(value) : value;
+  }
+  return { ...redactDeep(meta), fields: redactDeep(shown) };
+}
+
+function displayedData(value: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    // Not JSON (often the very reason it was dead-lettered): scrubbed as text.
+    return redactText(value);
+  }
+  return JSON.stringify(redactDeep(withoutUrlPaths(parsed)));
+}
+
+/** Deep copy with `notify[].url` and `healthCheck.url` reduced by `redactUrlPath`, at any depth. */
+function withoutUrlPaths(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    return value.map(withoutUrlPaths);
+  }
+  if (value === null || typeof value !== 'object') {
+    return value;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (key === 'notify' && Array.isArray(item)) {
+      out[key] = item.map((target: unknown) => withoutUrlPaths(withUrlRedacted(target)));
+    } else if (key === 'healthCheck') {
+      out[key] = withoutUrlPaths(withUrlRedacted(item));
+    } else {
+      out[key] = withoutUrlPaths(item);
+    }
+  }
+  return out;
+}
+
+function withUrlRedacted(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  return typeof record.url === 'string' ? { ...record, url: redactUrlPath(record.url) } : record;
 }
 
 @SubCommand({
@@ -219,9 +276,9 @@ export class DlqShowCommand extends OneShotCommand {
       );
       return EXIT.runtimeFailure;
     }
-    const entry = toDeadLetter(raw);
+    const entry = displayedDeadLetter(toDeadLetter(raw));
     if (options.json === true || !isTerminal()) {
-      writeJson(summary(entry));
+      writeJson(entry);
       return EXIT.ok;
     }
     writeLine(
@@ -241,14 +298,13 @@ export class DlqShowCommand extends OneShotCommand {
       ),
     );
     writeLine('original fields:');
-    const original = fieldsToObject(entry.fields);
-    for (const [name, value] of Object.entries(original)) {
+    for (const [name, value] of Object.entries(entry.fields)) {
       let shown = value;
       if (name === 'data') {
         try {
           shown = JSON.stringify(JSON.parse(value), null, 2);
         } catch {
-          // Not JSON (often the very reason it was dead-lettered): shown as stored.
+          // Not JSON (often the very reason it was dead-lettered): shown as stored, scrubbed.
         }
       }
       writeLine(`  ${name}: ${shown.replace(/\n/g, '\n  ')}`);
