@@ -140,4 +140,37 @@ describe('loadConfig', () => {
       expect.stringMatching(/^NOTIFY_ALLOWED_HOSTS: empty in production/),
     ]);
   });
+
+  it('refuses a default webhook whose host NOTIFY_ALLOWED_HOSTS does not allow, naming only the host', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {
+          NOTIFY_ALLOWED_HOSTS: '*.example.com,10.0.0.0/8',
+          NOTIFY_WEBHOOK_URLS: [
+            'https://hooks.example.com/ok',
+            'http://10.1.2.3:8080/ok',
+            'https://ci:pa55word@hooks.other.org/services/T0/B0/s3cret',
+            'http://169.254.169.254/latest',
+          ].join(','),
+        },
+        configDir: dir,
+      }),
+    );
+    expect(problems).toEqual([
+      'NOTIFY_WEBHOOK_URLS: host "hooks.other.org" is not in NOTIFY_ALLOWED_HOSTS; expected every default webhook\'s host to be allowed there (exact, *.suffix, IP or CIDR)',
+      'NOTIFY_WEBHOOK_URLS: host "169.254.169.254" is refused (host 169.254.169.254 is a cloud metadata address); expected a host NOTIFY_ALLOWED_HOSTS permits',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/s3cret|pa55word|services/);
+  });
+
+  it('accepts default webhooks on allowed hosts, and any with no allow-list in development', () => {
+    const env = { NOTIFY_WEBHOOK_URLS: 'https://hooks.example.com/x,https://hooks.other.org/y' };
+    expect(() => loadConfig({ env, configDir: dir })).not.toThrow();
+    expect(() =>
+      loadConfig({
+        env: { ...env, NOTIFY_ALLOWED_HOSTS: 'hooks.example.com,hooks.other.org' },
+        configDir: dir,
+      }),
+    ).not.toThrow();
+  });
 });

@@ -7,6 +7,7 @@ import type { AppConfig } from './app-config';
 import { SETTINGS, type SettingDef, showValue } from './settings';
 import { findCycle } from '../common/find-cycle';
 import { WORKER_NAMES } from './worker-names';
+import { allowListProblems, HostAllowList } from '../workers/shared/host-allow-list';
 
 /** Raw flag values as given on the command line, keyed by flag name without dashes. */
 export type FlagValues = Partial<Record<string, string | boolean>>;
@@ -185,6 +186,7 @@ function crossChecks(config: AppConfig): string[] {
       `workers.*.dependsOn: dependency cycle ${cycle.join(' -> ')}; expected an acyclic graph`,
     );
   }
+  problems.push(...defaultWebhookChecks(config));
   if (environment !== 'development') {
     if (validation.healthCheckAllowedHosts.length === 0) {
       problems.push(
@@ -196,6 +198,39 @@ function crossChecks(config: AppConfig): string[] {
         `NOTIFY_ALLOWED_HOSTS: empty in ${environment}; expected the hosts notifications may reach (exact, *.suffix or CIDR)`,
       );
     }
+  }
+  return problems;
+}
+
+/**
+ * A default webhook the Notifier's allow-list refuses would be silently
+ * skipped on every notification. Only the host is named: the URL's path and
+ * credentials are secrets.
+ */
+function defaultWebhookChecks(config: AppConfig): string[] {
+  const hosts = config.validation.notifyAllowedHosts;
+  if (hosts.length === 0 || allowListProblems(hosts).length > 0) {
+    // Empty: any public host (dev only, checked above); bad entries are reported on their own.
+    return [];
+  }
+  const allowList = new HostAllowList(hosts);
+  const problems: string[] = [];
+  for (const raw of config.notify.webhookUrls) {
+    let host: string;
+    try {
+      host = new URL(raw).hostname;
+    } catch {
+      continue;
+    }
+    const check = allowList.checkHost(host);
+    if (check.allowed) {
+      continue;
+    }
+    problems.push(
+      check.reason.endsWith('is not allowed')
+        ? `NOTIFY_WEBHOOK_URLS: host "${host}" is not in NOTIFY_ALLOWED_HOSTS; expected every default webhook's host to be allowed there (exact, *.suffix, IP or CIDR)`
+        : `NOTIFY_WEBHOOK_URLS: host "${host}" is refused (${check.reason}); expected a host NOTIFY_ALLOWED_HOSTS permits`,
+    );
   }
   return problems;
 }
