@@ -61,6 +61,27 @@ describe('checkDependencies', () => {
     ]);
   });
 
+  it('reports a dependency named like an Object.prototype member as missing, not unreadable', () => {
+    const results = checkDependencies(
+      deployment([
+        ['constructor', '*'],
+        ['toString', '*'],
+        ['__proto__', '*'],
+      ]),
+      {},
+    );
+    expect(results.map((r) => [r.service, r.status, r.reason])).toEqual([
+      ['constructor', 'missing', 'constructor is not in the staging registry'],
+      ['toString', 'missing', 'toString is not in the staging registry'],
+      ['__proto__', 'missing', '__proto__ is not in the staging registry'],
+    ]);
+    expect(
+      checkDependencies(deployment([['constructor', '^1.0.0']]), {
+        constructor: entry('1.2.0'),
+      })[0],
+    ).toMatchObject({ status: 'ok', found: '1.2.0' });
+  });
+
   it('reports a cycle through the recorded dependencies, with its path', () => {
     const [result] = checkDependencies(deployment([['auth-api', '*']]), {
       'auth-api': entry('2.0.0', true, ['ledger']),

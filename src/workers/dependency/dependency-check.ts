@@ -57,7 +57,7 @@ export function checkDependencies(
 
   return deployment.dependencies.map((dep): DependencyResult => {
     const base = { service: dep.service, required: dep.version };
-    if (!(dep.service in registry)) {
+    if (!entries.has(dep.service)) {
       return {
         ...base,
         found: null,
