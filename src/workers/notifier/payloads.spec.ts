@@ -58,7 +58,7 @@ describe('slackPayload', () => {
   it('tells a failure with service, version, environment, stage and reason', () => {
     const payload = slackPayload(notification());
     expect(payload.text).toBe(
-      'Deployment failed at dependency: billing-api 1.4.2 to staging. Reason: dependencies not satisfied: auth-api missing (<none> & gone)',
+      'Deployment failed at dependency: billing-api 1.4.2 to staging. Reason: dependencies not satisfied: auth-api missing (&lt;none&gt; &amp; gone)',
     );
     const blocks = JSON.stringify(payload.blocks);
     for (const part of ['*Outcome*\\nfailed', '*Service*\\nbilling-api', '*Version*\\n1.4.2']) {
@@ -66,7 +66,7 @@ describe('slackPayload', () => {
     }
     expect(blocks).toContain('*Environment*\\nstaging');
     expect(blocks).toContain('*Failed stage*\\ndependency');
-    // Slack markup characters in the reason are escaped in blocks.
+    // Slack markup characters in the reason are escaped in blocks as in the text.
     expect(blocks).toContain('(&lt;none&gt; &amp; gone)');
   });
 
@@ -76,6 +76,19 @@ describe('slackPayload', () => {
     );
     expect(payload.text).toBe('Deployment succeeded: billing-api 1.4.2 to staging');
     expect(JSON.stringify(payload.blocks)).not.toContain('Failed stage');
+  });
+
+  it('cannot ping a channel through a service name, in the text or the blocks', () => {
+    const payload = slackPayload(
+      notification({
+        outcome: 'succeeded',
+        failedStage: null,
+        reason: null,
+        service: '<!channel>',
+      }),
+    );
+    expect(payload.text).toBe('Deployment succeeded: &lt;!channel&gt; 1.4.2 to staging');
+    expect(JSON.stringify(payload)).not.toContain('<!channel>');
   });
 
   it('copes with an invalid request that named no service', () => {

@@ -76,7 +76,8 @@ export function slackPayload(notification: Notification): {
     ...(succeeded ? [] : [field('Failed stage', notification.failedStage ?? 'unknown')]),
   ];
   return {
-    text: clip(text),
+    // Slack parses the fallback text as markup too: `<!channel>` in a service name would ping.
+    text: escapeSlack(clip(text)),
     blocks: [
       {
         type: 'section',
