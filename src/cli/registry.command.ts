@@ -59,7 +59,12 @@ export function parseDependsOn(raw: string, problems: string[]): DependencySpec[
     const service = at === -1 ? item : item.slice(0, at);
     const range = at === -1 ? '*' : item.slice(at + 1);
     checkService(service, `--depends-on ${JSON.stringify(item)}`, problems);
-    if (semver.validRange(range) === null) {
+    if (at !== -1 && range.trim() === '') {
+      // semver reads an empty range as '*'; a trailing '@' is more likely a typo than "any version".
+      problems.push(
+        `--depends-on ${JSON.stringify(item)}: no range after "@"; expected e.g. ${service || 'auth-api'}@^2.0.0, or ${service || 'auth-api'} alone for any version`,
+      );
+    } else if (semver.validRange(range) === null) {
       problems.push(
         `--depends-on ${JSON.stringify(item)}: ${JSON.stringify(range)} is not a valid semver range; expected e.g. auth-api@^2.0.0`,
       );
@@ -213,7 +218,8 @@ export class RegistrySetCommand extends OneShotCommand {
     }
     const environment = stringOption(options, 'environment') as string;
     const entry: RegistryEntry = {
-      version: version as string,
+      // Canonical form ("v2.1.0" -> "2.1.0"): one spelling per version in the registry.
+      version: semver.valid(version) as string,
       deploymentId: stringOption(options, 'deploymentId') ?? null,
       dependencies,
       healthy: options.unhealthy !== true,

@@ -80,6 +80,20 @@ describe('printery-workers registry', () => {
     expect(again.stderr).toContain('auth-api is not in the staging registry');
   });
 
+  it('stores the canonical version when given a v-prefixed one', async () => {
+    const env = cliEnv(redis);
+    const set = await CliProcess.run(
+      ['registry', 'set', 'auth-api', 'v2.1.0', '--environment', 'staging'],
+      env,
+    );
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('added auth-api@2.1.0 in staging (healthy)');
+    const listed = await CliProcess.run(['registry', 'list', '--environment', 'staging'], env);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ service: 'auth-api', version: '2.1.0' }),
+    ]);
+  });
+
   it('refuses bad arguments with every problem listed and exit 2', async () => {
     const env = cliEnv(redis);
     const result = await CliProcess.run(
