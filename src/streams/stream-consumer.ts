@@ -108,7 +108,30 @@ interface Task {
   timedOut: boolean;
   /** Keep-alive found the entry owned by another consumer: it is theirs to commit now. */
   claimLost: boolean;
-  controller: AbortController;
+  /**
+   * Made on first use of `message.signal`: most handlers never look at it,
+   * and one AbortController per entry is a measurable share of the hot path.
+   */
+  controller: AbortController | undefined;
+  /** Why the entry was aborted, kept for a signal asked for afterwards. */
+  abortReason: Error | undefined;
+}
+
+/** Aborts a task's signal, now or whenever the handler first asks for it. */
+function abortTask(task: Task, reason: Error): void {
+  task.abortReason ??= reason;
+  task.controller?.abort(reason);
+}
+
+/** The task's AbortSignal, created lazily and already aborted if the task was. */
+function taskSignal(task: Task): AbortSignal {
+  if (!task.controller) {
+    task.controller = new AbortController();
+    if (task.abortReason) {
+      task.controller.abort(task.abortReason);
+    }
+  }
+  return task.controller.signal;
 }
 
 type RawEntry = [id: string, fields: string[] | null];
@@ -793,7 +816,8 @@ export class StreamConsumer {
       handlerRunning: false,
       timedOut: false,
       claimLost: false,
-      controller: new AbortController(),
+      controller: undefined,
+      abortReason: undefined,
     };
     this.tasks.set(key, task);
     this.options.metrics.inFlight.set(this.labels, this.tasks.size);
@@ -841,7 +865,9 @@ export class StreamConsumer {
       eventType: task.eventType,
       envelope,
       deliveryCount: task.deliveryCount,
-      signal: task.controller.signal,
+      get signal() {
+        return taskSignal(task);
+      },
     };
     let result;
     try {
@@ -905,7 +931,7 @@ export class StreamConsumer {
         );
         timedOut = true;
         task.timedOut = true;
-        task.controller.abort(error);
+        abortTask(task, error);
         reject(error);
       }, this.spec.handlerTimeoutMs);
     });
@@ -1361,7 +1387,7 @@ export class StreamConsumer {
     const left = [...this.tasks.values()];
     this.drainAbort.abort(new StopDeadlineError('stop deadline reached'));
     for (const task of left) {
-      task.controller.abort(new StopDeadlineError('stop deadline reached'));
+      abortTask(task, new StopDeadlineError('stop deadline reached'));
     }
     if (left.length > 0) {
       this.log.warn(
