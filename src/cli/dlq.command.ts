@@ -11,6 +11,7 @@ import {
   fieldsToObject,
   isStreamId,
   OneShotCommand,
+  TabularCommand,
   stringOption,
   topologyOf,
   usageError,
@@ -56,7 +57,7 @@ function nextId(id: string): string {
   name: 'list',
   description: 'list dead letters, oldest first',
 })
-export class DlqListCommand extends OneShotCommand {
+export class DlqListCommand extends TabularCommand {
   @Option({
     flags: '--stream <stream>',
     description: 'only entries that came from this stream (event type or full key)',
@@ -68,14 +69,6 @@ export class DlqListCommand extends OneShotCommand {
   @Option({ flags: '--limit <n>', description: 'at most this many entries (default 50)' })
   parseLimit(value: string): string {
     return value;
-  }
-
-  @Option({
-    flags: '--json',
-    description: 'print JSON (the default when stdout is not a terminal)',
-  })
-  parseJson(): boolean {
-    return true;
   }
 
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
@@ -235,15 +228,7 @@ function withUrlRedacted(value: unknown): unknown {
   argsDescription: { id: 'dead-letter entry id, as in `dlq list`' },
   description: 'show one dead letter: all metadata and the original fields',
 })
-export class DlqShowCommand extends OneShotCommand {
-  @Option({
-    flags: '--json',
-    description: 'print JSON (the default when stdout is not a terminal)',
-  })
-  parseJson(): boolean {
-    return true;
-  }
-
+export class DlqShowCommand extends TabularCommand {
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     const [id, extra] = args;
     const problems: string[] = [];

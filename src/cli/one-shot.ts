@@ -40,6 +40,20 @@ export abstract class OneShotCommand extends CommandRunner {
   }
 }
 
+/**
+ * A one-shot command whose output is a table in a terminal and JSON when
+ * piped or asked for with --json.
+ */
+export abstract class TabularCommand extends OneShotCommand {
+  @Option({
+    flags: '--json',
+    description: 'print JSON (the default when stdout is not a terminal)',
+  })
+  parseJson(): boolean {
+    return true;
+  }
+}
+
 /** A usage mistake: printed one line per problem, exit 2. */
 export function usageError(...problems: string[]): ConfigError {
   return new ConfigError(problems);

@@ -8,6 +8,7 @@ import {
   CommandGroup,
   type CommandOptions,
   OneShotCommand,
+  TabularCommand,
   stringOption,
   topologyOf,
   usageError,
@@ -81,18 +82,10 @@ export function parseDependsOn(raw: string, problems: string[]): DependencySpec[
   name: 'list',
   description: 'list registry entries, of one environment or of all',
 })
-export class RegistryListCommand extends OneShotCommand {
+export class RegistryListCommand extends TabularCommand {
   @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
   parseEnvironment(value: string): string {
     return value;
-  }
-
-  @Option({
-    flags: '--json',
-    description: 'print JSON (the default when stdout is not a terminal)',
-  })
-  parseJson(): boolean {
-    return true;
   }
 
   protected async execute(args: string[], options: CommandOptions): Promise<number> {

@@ -3,7 +3,7 @@ import { parseDuration } from '../config';
 import { redactText } from '../logging/redact';
 import { type GroupDetails, readGroupDetails } from '../streams/stream-stats';
 import { EXIT } from './exit-codes';
-import { type CommandOptions, OneShotCommand, topologyOf, usageError, withRedis } from './one-shot';
+import { type CommandOptions, TabularCommand, topologyOf, usageError, withRedis } from './one-shot';
 import {
   formatAge,
   isTerminal,
@@ -60,15 +60,7 @@ export interface StatusReport {
   description:
     'streams, groups, consumers, pending, lag, dead letters and registry from Redis; exit 1 when something needs attention',
 })
-export class StatusCommand extends OneShotCommand {
-  @Option({
-    flags: '--json',
-    description: 'print JSON (the default when stdout is not a terminal)',
-  })
-  parseJson(): boolean {
-    return true;
-  }
-
+export class StatusCommand extends TabularCommand {
   @Option({
     flags: '--url <url>',
     description: 'also show the worker states of the instance at this URL (http://host:port)',
