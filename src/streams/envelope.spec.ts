@@ -1,5 +1,11 @@
 import { InvalidEntryError } from '../errors/invalid-entry.error';
-import { buildOutputEnvelope, encodeEnvelope, entryBytes, parseEnvelope } from './envelope';
+import {
+  buildOutputEnvelope,
+  encodeEnvelope,
+  encodeOutputEnvelope,
+  entryBytes,
+  parseEnvelope,
+} from './envelope';
 
 const MAX = 65_536;
 
@@ -179,5 +185,24 @@ describe('buildOutputEnvelope', () => {
     expect(out.id).not.toBe(
       buildOutputEnvelope({ type: 't', data: 1 }, { worker: 'health', cause: bare, now }).id,
     );
+  });
+});
+
+describe('encodeOutputEnvelope', () => {
+  const now = new Date('2026-02-03T04:05:06.000Z');
+  const withId = (fields: string[]): string[] =>
+    fields.map((value, i) => (fields[i - 1] === 'id' ? 'ID' : value));
+
+  it.each([
+    ['with subject and trace context', ['subject', 'dep-1', 'traceparent', 'tp'], undefined],
+    ['with a subject from the handler', ['subject', 'dep-1'], 'other'],
+    ['without subject or trace context', [], undefined],
+  ])('writes the same fields as encodeEnvelope(buildOutputEnvelope()) %s', (_, extra, subject) => {
+    const cause = parseEnvelope(['id', 'in-1', 'type', 't', ...extra, 'data', '{}'], MAX);
+    const output = { type: 'validation:completed', data: { x: [1, 'é'] }, subject };
+    const context = { worker: 'validator', cause, now };
+    const fast = encodeOutputEnvelope(output, context);
+    expect(withId(fast)).toEqual(withId(encodeEnvelope(buildOutputEnvelope(output, context))));
+    expect(fast[fast.indexOf('id') + 1]).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

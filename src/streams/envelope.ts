@@ -47,6 +47,32 @@ export function entryBytes(fields: readonly string[]): number {
 }
 
 /**
+ * Whether `entryBytes(fields)` may exceed `maxBytes`, counting exact bytes
+ * only when the cheap bound (a UTF-16 code unit is at most 3 UTF-8 bytes)
+ * says it might.
+ */
+export function mayExceedBytes(fields: readonly string[], maxBytes: number): boolean {
+  let units = 0;
+  for (const field of fields) {
+    units += field.length;
+  }
+  return units * 3 > maxBytes && entryBytes(fields) > maxBytes;
+}
+
+let isoMs = Number.NaN;
+let isoText = '';
+
+/** `new Date().toISOString()`, formatted once per millisecond: every output carries it. */
+function nowIso(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
+/**
  * Reads a stream entry's flat field list as a CloudEvents envelope (SPEC §1).
  *
  * @throws InvalidEntryError with a human-readable reason when the entry is
@@ -57,25 +83,75 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
   if (fields.length % 2 !== 0) {
     throw new InvalidEntryError('entry has an odd number of fields');
   }
-  const size = entryBytes(fields);
-  if (size > maxBytes) {
+  if (mayExceedBytes(fields, maxBytes)) {
+    const size = entryBytes(fields);
     throw new InvalidEntryError(`entry is ${size} bytes, over MAX_EVENT_BYTES (${maxBytes})`);
   }
-  const attrs = new Map<string, string>();
+  // One pass with locals instead of a Map: this runs for every entry read.
+  // Redis keeps repeated field names; the first one wins, as in most readers.
+  let specversion: string | undefined;
+  let id: string | undefined;
+  let type: string | undefined;
+  let source: string | undefined;
+  let subject: string | undefined;
+  let time: string | undefined;
+  let datacontenttype: string | undefined;
+  let rawData: string | undefined;
+  let causationid: string | undefined;
+  let traceparent: string | undefined;
   for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i] as string;
-    // Redis keeps repeated field names; the first one wins, as in most readers.
-    if (!attrs.has(name)) {
-      attrs.set(name, fields[i + 1] as string);
+    const value = fields[i + 1] as string;
+    switch (fields[i] as string) {
+      case 'specversion':
+        specversion ??= value;
+        break;
+      case 'id':
+        id ??= value;
+        break;
+      case 'type':
+        type ??= value;
+        break;
+      case 'source':
+        source ??= value;
+        break;
+      case 'subject':
+        subject ??= value;
+        break;
+      case 'time':
+        time ??= value;
+        break;
+      case 'datacontenttype':
+        datacontenttype ??= value;
+        break;
+      case 'data':
+        rawData ??= value;
+        break;
+      case 'causationid':
+        causationid ??= value;
+        break;
+      case 'traceparent':
+        traceparent ??= value;
+        break;
+      default:
+        break;
     }
   }
-  const missing = (['id', 'type', 'data'] as const).filter((name) => !attrs.get(name));
-  if (missing.length > 0) {
+  if (!id || !type || !rawData) {
+    const missing: string[] = [];
+    if (!id) {
+      missing.push('id');
+    }
+    if (!type) {
+      missing.push('type');
+    }
+    if (!rawData) {
+      missing.push('data');
+    }
     throw new InvalidEntryError(
       `missing required field${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`,
     );
   }
-  const specversion = attrs.get('specversion') || SPEC_VERSION;
+  specversion ||= SPEC_VERSION;
   if (specversion !== SPEC_VERSION) {
     throw new InvalidEntryError(
       `unsupported specversion ${JSON.stringify(specversion.slice(0, 20))}`,
@@ -83,23 +159,32 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
   }
   let data: unknown;
   try {
-    data = JSON.parse(attrs.get('data') as string);
+    data = JSON.parse(rawData);
   } catch {
     throw new InvalidEntryError('data is not valid JSON');
   }
-  const optional = (name: string): string | undefined => attrs.get(name) || undefined;
   const envelope: Envelope = {
     specversion,
-    id: attrs.get('id') as string,
-    type: attrs.get('type') as string,
-    datacontenttype: optional('datacontenttype') ?? JSON_CONTENT_TYPE,
+    id,
+    type,
+    datacontenttype: datacontenttype || JSON_CONTENT_TYPE,
     data,
   };
-  for (const name of ['source', 'subject', 'time', 'causationid', 'traceparent'] as const) {
-    const value = optional(name);
-    if (value !== undefined) {
-      envelope[name] = value;
-    }
+  // Empty optional attributes count as absent.
+  if (source) {
+    envelope.source = source;
+  }
+  if (subject) {
+    envelope.subject = subject;
+  }
+  if (time) {
+    envelope.time = time;
+  }
+  if (causationid) {
+    envelope.causationid = causationid;
+  }
+  if (traceparent) {
+    envelope.traceparent = traceparent;
   }
   return envelope;
 }
@@ -153,4 +238,42 @@ export function buildOutputEnvelope(
     envelope.traceparent = context.cause.traceparent;
   }
   return envelope;
+}
+
+/**
+ * `encodeEnvelope(buildOutputEnvelope(output, context))` in one step, without
+ * the intermediate envelope: the runtime does this for every output it writes.
+ */
+export function encodeOutputEnvelope(
+  output: { type: string; data: unknown; subject?: string },
+  context: OutputContext,
+): string[] {
+  const out = [
+    'specversion',
+    SPEC_VERSION,
+    'id',
+    randomUUID(),
+    'type',
+    output.type,
+    'source',
+    `printery/${context.worker}`,
+  ];
+  const subject = output.subject ?? context.cause.subject;
+  if (subject !== undefined) {
+    out.push('subject', subject);
+  }
+  out.push(
+    'time',
+    context.now ? context.now.toISOString() : nowIso(),
+    'datacontenttype',
+    JSON_CONTENT_TYPE,
+    'data',
+    JSON.stringify(output.data ?? null),
+    'causationid',
+    context.cause.id,
+  );
+  if (context.cause.traceparent !== undefined) {
+    out.push('traceparent', context.cause.traceparent);
+  }
+  return out;
 }

@@ -7,8 +7,14 @@ import { InvalidEntryError } from '../errors/invalid-entry.error';
 import { redactText } from '../logging/redact';
 import { reconnectDelay } from '../redis/redis-options';
 import { type DeadLetterReason, encodeDeadLetter } from './dead-letter';
-import { buildOutputEnvelope, entryBytes, encodeEnvelope, parseEnvelope } from './envelope';
-import type { ConsumerSpec, HandlerResult, InboundMessage } from './handler';
+import {
+  type Envelope,
+  encodeOutputEnvelope,
+  entryBytes,
+  mayExceedBytes,
+  parseEnvelope,
+} from './envelope';
+import type { ConsumerSpec, HandlerResult, InboundMessage, OutboundEvent } from './handler';
 import {
   ConnectionLostError,
   ReplyTimeoutError,
@@ -95,6 +101,8 @@ class StopDeadlineError extends Error {
 }
 
 interface Task {
+  /** taskKey(stream, entryId): its key in the consumer's task map. */
+  key: string;
   stream: string;
   eventType: EventType;
   entryId: string;
@@ -249,8 +257,8 @@ export class StreamConsumer {
   private readRotation = 0;
   private commitQueue: Array<{
     build: (multi: ChainableCommander) => void;
-    resolve: (replies: unknown[]) => void;
-    reject: (error: unknown) => void;
+    /** Called with the EXEC replies, or without them and with the error that kept them away. */
+    done: (replies: unknown[] | undefined, error?: unknown) => void;
   }> = [];
 
   constructor(private readonly options: StreamConsumerOptions) {
@@ -804,6 +812,9 @@ export class StreamConsumer {
   }
 
   private releaseSlot(): void {
+    if (this.slotWaiters.length === 0) {
+      return;
+    }
     const waiters = this.slotWaiters;
     this.slotWaiters = [];
     for (const wake of waiters) {
@@ -834,6 +845,7 @@ export class StreamConsumer {
       return;
     }
     const task: Task = {
+      key,
       stream,
       eventType,
       entryId,
@@ -851,29 +863,59 @@ export class StreamConsumer {
     };
     this.tasks.set(key, task);
     this.queueInFlightUpdate();
-    this.process(task).then(
-      () => this.release(key),
-      (error: unknown) => {
-        this.options.metrics.errors.inc({ ...this.labels, kind: 'internal' });
-        this.log.error(
-          {
-            event: 'message.process_failed',
-            worker: this.spec.worker,
-            stream,
-            entryId,
-            err: error,
-          },
-          'entry processing failed unexpectedly; it stays pending',
-        );
-        this.release(key);
+    try {
+      this.handle(task);
+    } catch (error) {
+      this.onInternalError(task, error);
+    }
+  }
+
+  /** Frees the entry's slot: the one place a task leaves the task map. */
+  private release(task: Task): void {
+    this.tasks.delete(task.key);
+    this.queueInFlightUpdate();
+    this.releaseSlot();
+  }
+
+  /** A bug in the runtime itself: counted and logged; the entry stays pending. */
+  private onInternalError(task: Task, error: unknown): void {
+    this.options.metrics.errors.inc({ ...this.labels, kind: 'internal' });
+    this.log.error(
+      {
+        event: 'message.process_failed',
+        worker: this.spec.worker,
+        stream: task.stream,
+        entryId: task.entryId,
+        err: error,
       },
+      'entry processing failed unexpectedly; it stays pending',
+    );
+    this.release(task);
+  }
+
+  /**
+   * Runs one of the rare paths (dead letter, handler failure or timeout,
+   * commit recovery) as ordinary async code, then frees the entry's slot.
+   */
+  private runSlow(task: Task, work: () => Promise<void>): void {
+    work().then(
+      () => this.release(task),
+      (error: unknown) => this.onInternalError(task, error),
     );
   }
 
-  private release(key: string): void {
-    this.tasks.delete(key);
-    this.queueInFlightUpdate();
-    this.releaseSlot();
+  /** Queued after the first commit attempt failed: retries it with the usual checks. */
+  private recoverCommit(
+    task: Task,
+    writes: ((multi: ChainableCommander) => void) | undefined,
+    outcome: 'ok' | 'skipped',
+    failed?: { error: unknown },
+  ): void {
+    this.runSlow(task, async () => {
+      if (await this.commit(task, writes, failed)) {
+        this.finish(task, outcome);
+      }
+    });
   }
 
   /** The in-flight gauge is set once per event-loop turn, not twice per entry. */
@@ -888,21 +930,31 @@ export class StreamConsumer {
     });
   }
 
-  private async process(task: Task): Promise<void> {
-    let envelope;
+  /**
+   * Handles an entry with callbacks instead of async frames: the happy path
+   * (handler resolves, commit applied at first attempt) costs the handler's
+   * promise and one shared pipeline per batch, nothing more per entry — async
+   * functions and their promises were the larger part of the per-entry cost.
+   * Anything unusual hands over to the async code (runSlow), which holds the
+   * slot until it is done.
+   *
+   * The handler runs under its timeout (enforced by expireOverdue()). On
+   * timeout the entry counts as failed at once, but its slot stays taken
+   * until the handler really settles, so concurrency stays a hard bound even
+   * with handlers that ignore the signal.
+   */
+  private handle(task: Task): void {
+    let envelope: Envelope;
     try {
       envelope = parseEnvelope(task.fields, this.settings.maxEventBytes);
     } catch (error) {
-      await this.deadLetter(task, 'malformed', errorText(error));
+      this.runSlow(task, () => this.deadLetter(task, 'malformed', errorText(error)));
       return;
     }
     if (task.deliveryCount > this.settings.maxDeliveries) {
       // Earlier deliveries never reported back (their consumer died mid-handler).
-      await this.deadLetter(
-        task,
-        'max_deliveries',
-        `delivered ${task.deliveryCount} times without completing (MAX_DELIVERIES ${this.settings.maxDeliveries})`,
-      );
+      const reason = `delivered ${task.deliveryCount} times without completing (MAX_DELIVERIES ${this.settings.maxDeliveries})`;
+      this.runSlow(task, () => this.deadLetter(task, 'max_deliveries', reason));
       return;
     }
     const message: InboundMessage = {
@@ -915,99 +967,124 @@ export class StreamConsumer {
         return taskSignal(task);
       },
     };
-    let result;
-    try {
-      result = await this.runHandler(task, message);
-    } catch (error) {
-      await this.onHandlerError(task, error);
-      return;
-    }
-    if (result.outcome === 'skipped') {
-      if (await this.commit(task, () => undefined)) {
-        this.finish(task, 'skipped');
-      }
-      return;
-    }
-    const outputs: Array<{ stream: string; fields: string[] }> = [];
-    for (const output of result.outputs) {
-      const fields = encodeEnvelope(
-        buildOutputEnvelope(output, { worker: this.spec.worker, cause: envelope }),
-      );
-      const size = entryBytes(fields);
-      if (size > this.settings.maxEventBytes) {
-        await this.deadLetter(
-          task,
-          'invalid',
-          `output ${output.type} is ${size} bytes, over MAX_EVENT_BYTES (${this.settings.maxEventBytes})`,
-        );
-        return;
-      }
-      outputs.push({ stream: this.topology.stream(output.type), fields });
-    }
-    const committed = await this.commit(task, (multi) => {
-      for (const output of outputs) {
-        this.addTo(multi, output.stream, output.fields);
-      }
-    });
-    if (committed) {
-      this.finish(task, 'ok');
-    }
-  }
-
-  /**
-   * Runs the handler under its timeout (enforced by expireOverdue()). On
-   * timeout the entry counts as failed at once, but its slot stays taken
-   * until the handler really settles, so concurrency stays a hard bound even
-   * with handlers that ignore the signal.
-   */
-  private async runHandler(task: Task, message: InboundMessage): Promise<HandlerResult> {
     task.handlerStartedAt = Date.now();
     task.handlerRunning = true;
     let running: Promise<HandlerResult>;
     try {
-      // Called directly, not in a .then(): one promise less per entry. A
-      // synchronous throw still counts as a handler failure.
       running = Promise.resolve(this.spec.handler(message));
     } catch (error) {
-      running = Promise.reject(error as Error);
+      // A synchronous throw still counts as a handler failure.
+      const failure = error as Error;
+      running = Promise.reject(failure);
     }
     let timedOut = false;
-    try {
-      return await new Promise<HandlerResult>((resolve, reject) => {
-        task.expire = (error) => {
-          timedOut = true;
-          reject(error);
-        };
-        const settled = (): void => {
-          task.handlerRunning = false;
-          task.timedOut = false;
-          task.expire = undefined;
-          task.onSettled?.();
-        };
-        running.then(
-          (result) => {
-            settled();
-            resolve(result);
-          },
-          (error: unknown) => {
-            settled();
-            reject(error as Error);
-          },
-        );
-      });
-    } catch (error) {
-      if (timedOut) {
-        // Hold the slot until the handler gives up; its own result no longer matters.
+    task.expire = (error) => {
+      timedOut = true;
+      // Hold the slot until the handler gives up; its own result no longer matters.
+      this.runSlow(task, async () => {
         await this.onHandlerError(task, error);
         if (task.handlerRunning) {
           await new Promise<void>((resolve) => {
             task.onSettled = resolve;
           });
         }
-        throw new HandledError();
-      }
-      throw error;
+      });
+    };
+    running.then(
+      (result) => {
+        this.handlerSettled(task);
+        if (!timedOut) {
+          try {
+            this.onResult(task, envelope, result);
+          } catch (error) {
+            this.onInternalError(task, error);
+          }
+        }
+      },
+      (error: unknown) => {
+        this.handlerSettled(task);
+        if (!timedOut) {
+          this.runSlow(task, () => this.onHandlerError(task, error));
+        }
+      },
+    );
+  }
+
+  private handlerSettled(task: Task): void {
+    task.handlerRunning = false;
+    task.timedOut = false;
+    task.expire = undefined;
+    task.onSettled?.();
+  }
+
+  private onResult(task: Task, envelope: Envelope, result: HandlerResult): void {
+    if (result.outcome === 'skipped') {
+      this.commitFirst(task, undefined, 'skipped');
+      return;
     }
+    const outputs = result.outputs;
+    const fieldLists: string[][] = [];
+    for (let i = 0; i < outputs.length; i += 1) {
+      const output = outputs[i] as OutboundEvent;
+      const fields = encodeOutputEnvelope(output, { worker: this.spec.worker, cause: envelope });
+      if (mayExceedBytes(fields, this.settings.maxEventBytes)) {
+        const size = entryBytes(fields);
+        const reason = `output ${output.type} is ${size} bytes, over MAX_EVENT_BYTES (${this.settings.maxEventBytes})`;
+        this.runSlow(task, () => this.deadLetter(task, 'invalid', reason));
+        return;
+      }
+      fieldLists.push(fields);
+    }
+    this.commitFirst(
+      task,
+      (multi) => {
+        for (let i = 0; i < fieldLists.length; i += 1) {
+          this.addTo(
+            multi,
+            this.topology.stream((outputs[i] as OutboundEvent).type),
+            fieldLists[i] as string[],
+          );
+        }
+      },
+      'ok',
+    );
+  }
+
+  /**
+   * First commit attempt of a handled entry, without a promise: queued into
+   * the shared pipeline, finished in its callback. A lost or refused commit,
+   * a lost claim or a connection not ready go to commit(), which knows how
+   * to check and retry.
+   */
+  private commitFirst(
+    task: Task,
+    writes: ((multi: ChainableCommander) => void) | undefined,
+    outcome: 'ok' | 'skipped',
+  ): void {
+    if (task.claimLost || (this.commands as Redis).status !== 'ready') {
+      this.recoverCommit(task, writes, outcome);
+      return;
+    }
+    this.queueCommit(
+      (multi) => {
+        writes?.(multi);
+        multi.xack(task.stream, this.spec.group, task.entryId);
+      },
+      (replies, error) => {
+        if (replies === undefined) {
+          this.recoverCommit(task, writes, outcome, { error });
+          return;
+        }
+        try {
+          this.onApplied(task, replies);
+          this.finish(task, outcome);
+        } catch (bug) {
+          this.onInternalError(task, bug);
+          return;
+        }
+        this.release(task);
+      },
+    );
   }
 
   /** Fails every handler past its timeout; runs every timeoutSweepMs. */
@@ -1033,9 +1110,6 @@ export class StreamConsumer {
   }
 
   private async onHandlerError(task: Task, error: unknown): Promise<void> {
-    if (error instanceof HandledError) {
-      return;
-    }
     if (this.drainAbort.signal.aborted) {
       // Aborted by the stop deadline: not the entry's fault; it stays pending.
       return;
@@ -1138,12 +1212,20 @@ export class StreamConsumer {
    * The first attempt does not ask XPENDING (a round trip per entry): a steal
    * after the last keep-alive round can still lead to a second commit, which
    * at-least-once allows.
+   *
+   * `failed` is a first attempt already made by commitFirst() and its error:
+   * handled exactly as if this loop had made it.
    */
-  private async commit(task: Task, writes: (multi: ChainableCommander) => void): Promise<boolean> {
+  private async commit(
+    task: Task,
+    writes: ((multi: ChainableCommander) => void) | undefined,
+    failed?: { error: unknown },
+  ): Promise<boolean> {
     const commands = this.commands as Redis;
     const signal = this.drainAbort.signal;
     for (let attempt = 1; ; attempt += 1) {
-      if (task.claimLost) {
+      const replayed = attempt === 1 ? failed : undefined;
+      if (!replayed && task.claimLost) {
         // Another consumer owns the entry now and will commit it: writing our
         // outputs or acking it here would publish it twice.
         this.log.warn(
@@ -1158,6 +1240,9 @@ export class StreamConsumer {
         return false;
       }
       try {
+        if (replayed) {
+          throw replayed.error;
+        }
         if (commands.status !== 'ready') {
           await waitReady(commands, signal);
         }
@@ -1183,26 +1268,10 @@ export class StreamConsumer {
           }
         }
         const replies = await this.execAtomic((multi) => {
-          writes(multi);
+          writes?.(multi);
           multi.xack(task.stream, this.spec.group, task.entryId);
         });
-        const failed = replies.find((reply) => reply instanceof Error);
-        if (failed) {
-          // A runtime error inside MULTI does not roll the rest back; it is a
-          // wiring bug (e.g. a key of the wrong type), not worth retrying.
-          this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
-          this.log.error(
-            {
-              event: 'message.commit_partial',
-              worker: this.spec.worker,
-              stream: task.stream,
-              entryId: task.entryId,
-              err: failed,
-            },
-            'a command inside the commit failed',
-          );
-        }
-        this.noteCommitted(task);
+        this.onApplied(task, replies);
         return true;
       } catch (error) {
         if (signal.aborted) {
@@ -1238,18 +1307,56 @@ export class StreamConsumer {
     }
   }
 
-  /**
-   * Queues one MULTI…EXEC and resolves with its EXEC reply. Commits finished
-   * in the same tick share one pipeline write (each still its own MULTI, so
-   * each stays atomic): one round trip per batch instead of per entry.
-   */
+  /** After an applied commit: reports a command that failed inside it, moves the watermark. */
+  private onApplied(task: Task, replies: unknown[]): void {
+    for (const reply of replies) {
+      if (reply instanceof Error) {
+        // A runtime error inside MULTI does not roll the rest back; it is a
+        // wiring bug (e.g. a key of the wrong type), not worth retrying.
+        this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
+        this.log.error(
+          {
+            event: 'message.commit_partial',
+            worker: this.spec.worker,
+            stream: task.stream,
+            entryId: task.entryId,
+            err: reply,
+          },
+          'a command inside the commit failed',
+        );
+        break;
+      }
+    }
+    this.noteCommitted(task);
+  }
+
+  /** queueCommit() as a promise of the EXEC reply, for the async paths. */
   private execAtomic(build: (multi: ChainableCommander) => void): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      this.commitQueue.push({ build, resolve, reject });
-      if (this.commitQueue.length === 1) {
-        setImmediate(() => this.flushCommits());
-      }
+      this.queueCommit(build, (replies, error) => {
+        if (replies === undefined) {
+          const failure = error as Error;
+          reject(failure);
+        } else {
+          resolve(replies);
+        }
+      });
     });
+  }
+
+  /**
+   * Queues one MULTI…EXEC; `done` gets its EXEC reply. Commits finished in
+   * the same tick share one pipeline write (each still its own MULTI, so
+   * each stays atomic): one round trip per batch instead of per entry.
+   */
+  private queueCommit(
+    build: (multi: ChainableCommander) => void,
+    done: (replies: unknown[] | undefined, error?: unknown) => void,
+  ): void {
+    this.commitQueue.push({ build, done });
+    if (this.commitQueue.length === 1) {
+      setImmediate(() => this.flushCommits());
+    }
   }
 
   private flushCommits(): void {
@@ -1268,23 +1375,26 @@ export class StreamConsumer {
     this.onCommands(pipeline.exec()).then(
       (replies) => {
         let at = 0;
-        batch.forEach((item, index) => {
+        for (let index = 0; index < batch.length; index += 1) {
+          const item = batch[index] as (typeof batch)[number];
           // Replies per item: MULTI's OK, one QUEUED per command, then EXEC's array.
-          at += 1 + (queued[index] ?? 0);
-          const [error, result] = replies?.[at] ?? [new ConnectionLostError('no EXEC reply')];
+          at += 1 + (queued[index] as number);
+          const reply = replies?.[at];
           at += 1;
-          if (error) {
-            item.reject(error);
-          } else if (!Array.isArray(result)) {
-            item.reject(new ConnectionLostError('EXEC returned no reply'));
+          if (!reply) {
+            item.done(undefined, new ConnectionLostError('no EXEC reply'));
+          } else if (reply[0]) {
+            item.done(undefined, reply[0]);
+          } else if (!Array.isArray(reply[1])) {
+            item.done(undefined, new ConnectionLostError('EXEC returned no reply'));
           } else {
-            item.resolve(result);
+            item.done(reply[1] as unknown[]);
           }
-        });
+        }
       },
       (error: unknown) => {
         for (const item of batch) {
-          item.reject(error);
+          item.done(undefined, error);
         }
       },
     );
@@ -1580,11 +1690,6 @@ async function settledWithin(promise: Promise<unknown> | undefined, ms: number):
     }),
   ]);
   clearTimeout(timer);
-}
-
-/** Marks an error already handled by runHandler (timeout path). */
-class HandledError extends Error {
-  override readonly name = 'HandledError';
 }
 
 /** Resolves once ioredis has finished closing the connection (or after `ms`). */
