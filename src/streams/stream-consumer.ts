@@ -149,6 +149,24 @@ function taskSignal(task: Task): AbortSignal {
 
 type RawEntry = [id: string, fields: string[] | null];
 
+/** Writes added to a MULTI before the entry's XACK (its outputs, or its dead letter). */
+type CommitWrites = (multi: ChainableCommander) => void;
+
+/**
+ * Called once the MULTI holding a commit has run: `applied` with the first
+ * command of this entry that failed inside it, if any; otherwise not applied
+ * (or not known to be), with the error that kept the EXEC reply away.
+ */
+type CommitDone = (applied: boolean, error: unknown) => void;
+
+/** A commit waiting for the next flush into the shared MULTI. */
+interface QueuedCommit {
+  stream: string;
+  entryId: string;
+  writes: CommitWrites | undefined;
+  done: CommitDone;
+}
+
 /** How long one non-blocking command may take before the connection is presumed dead. */
 const COMMAND_TIMEOUT_MS = 10_000;
 /** A blocking read is given this much longer than its BLOCK before it is presumed lost. */
@@ -255,11 +273,7 @@ export class StreamConsumer {
   private lastLoopAt: number | undefined;
   private nextClaimAt = 0;
   private readRotation = 0;
-  private commitQueue: Array<{
-    build: (multi: ChainableCommander) => void;
-    /** Called with the EXEC replies, or without them and with the error that kept them away. */
-    done: (replies: unknown[] | undefined, error?: unknown) => void;
-  }> = [];
+  private commitQueue: QueuedCommit[] = [];
 
   constructor(private readonly options: StreamConsumerOptions) {
     this.spec = options.spec;
@@ -1065,26 +1079,20 @@ export class StreamConsumer {
       this.recoverCommit(task, writes, outcome);
       return;
     }
-    this.queueCommit(
-      (multi) => {
-        writes?.(multi);
-        multi.xack(task.stream, this.spec.group, task.entryId);
-      },
-      (replies, error) => {
-        if (replies === undefined) {
-          this.recoverCommit(task, writes, outcome, { error });
-          return;
-        }
-        try {
-          this.onApplied(task, replies);
-          this.finish(task, outcome);
-        } catch (bug) {
-          this.onInternalError(task, bug);
-          return;
-        }
-        this.release(task);
-      },
-    );
+    this.queueCommit(task, writes, (applied, error) => {
+      if (!applied) {
+        this.recoverCommit(task, writes, outcome, { error });
+        return;
+      }
+      try {
+        this.onApplied(task, error);
+        this.finish(task, outcome);
+      } catch (bug) {
+        this.onInternalError(task, bug);
+        return;
+      }
+      this.release(task);
+    });
   }
 
   /** Fails every handler past its timeout; runs every timeoutSweepMs. */
@@ -1267,11 +1275,8 @@ export class StreamConsumer {
             return false;
           }
         }
-        const replies = await this.execAtomic((multi) => {
-          writes?.(multi);
-          multi.xack(task.stream, this.spec.group, task.entryId);
-        });
-        this.onApplied(task, replies);
+        const failedInside = await this.execAtomic(task, writes);
+        this.onApplied(task, failedInside);
         return true;
       } catch (error) {
         if (signal.aborted) {
@@ -1308,52 +1313,51 @@ export class StreamConsumer {
   }
 
   /** After an applied commit: reports a command that failed inside it, moves the watermark. */
-  private onApplied(task: Task, replies: unknown[]): void {
-    for (const reply of replies) {
-      if (reply instanceof Error) {
-        // A runtime error inside MULTI does not roll the rest back; it is a
-        // wiring bug (e.g. a key of the wrong type), not worth retrying.
-        this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
-        this.log.error(
-          {
-            event: 'message.commit_partial',
-            worker: this.spec.worker,
-            stream: task.stream,
-            entryId: task.entryId,
-            err: reply,
-          },
-          'a command inside the commit failed',
-        );
-        break;
-      }
+  private onApplied(task: Task, failedInside: unknown): void {
+    if (failedInside) {
+      // A runtime error inside MULTI does not roll the rest back; it is a
+      // wiring bug (e.g. a key of the wrong type), not worth retrying.
+      this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
+      this.log.error(
+        {
+          event: 'message.commit_partial',
+          worker: this.spec.worker,
+          stream: task.stream,
+          entryId: task.entryId,
+          err: failedInside,
+        },
+        'a command inside the commit failed',
+      );
     }
     this.noteCommitted(task);
   }
 
-  /** queueCommit() as a promise of the EXEC reply, for the async paths. */
-  private execAtomic(build: (multi: ChainableCommander) => void): Promise<unknown[]> {
+  /**
+   * queueCommit() as a promise, for the async paths: resolves once applied,
+   * with the command that failed inside the MULTI if any.
+   */
+  private execAtomic(task: Task, writes: CommitWrites | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queueCommit(build, (replies, error) => {
-        if (replies === undefined) {
+      this.queueCommit(task, writes, (applied, error) => {
+        if (applied) {
+          resolve(error);
+        } else {
           const failure = error as Error;
           reject(failure);
-        } else {
-          resolve(replies);
         }
       });
     });
   }
 
   /**
-   * Queues one MULTI…EXEC; `done` gets its EXEC reply. Commits finished in
-   * the same tick share one pipeline write (each still its own MULTI, so
-   * each stays atomic): one round trip per batch instead of per entry.
+   * Queues the entry's writes and its XACK for the next flush. All commits
+   * queued in the same tick go out in one MULTI…EXEC: each entry's outputs
+   * and ack are still applied together or not at all (the whole batch is),
+   * and the batch costs one round trip, one XACK per stream and two framing
+   * commands instead of a MULTI, an XACK and an EXEC per entry.
    */
-  private queueCommit(
-    build: (multi: ChainableCommander) => void,
-    done: (replies: unknown[] | undefined, error?: unknown) => void,
-  ): void {
-    this.commitQueue.push({ build, done });
+  private queueCommit(task: Task, writes: CommitWrites | undefined, done: CommitDone): void {
+    this.commitQueue.push({ stream: task.stream, entryId: task.entryId, writes, done });
     if (this.commitQueue.length === 1) {
       setImmediate(() => this.flushCommits());
     }
@@ -1364,40 +1368,68 @@ export class StreamConsumer {
     this.commitQueue = [];
     const commands = this.commands as Redis;
     const pipeline = commands.pipeline();
-    const queued: number[] = [];
+    pipeline.call('MULTI');
+    // Per entry, how many commands its writes queued; per stream, the ids to ack.
+    const written: number[] = [];
+    const acks = new Map<string, string[]>();
     for (const item of batch) {
-      pipeline.call('MULTI');
       const before = pipeline.length;
-      item.build(pipeline);
-      queued.push(pipeline.length - before);
-      pipeline.call('EXEC');
+      item.writes?.(pipeline);
+      written.push(pipeline.length - before);
+      const ids = acks.get(item.stream);
+      if (ids) {
+        ids.push(item.entryId);
+      } else {
+        acks.set(item.stream, [item.entryId]);
+      }
     }
-    this.onCommands(pipeline.exec()).then(
-      (replies) => {
-        let at = 0;
-        for (let index = 0; index < batch.length; index += 1) {
-          const item = batch[index] as (typeof batch)[number];
-          // Replies per item: MULTI's OK, one QUEUED per command, then EXEC's array.
-          at += 1 + (queued[index] as number);
-          const reply = replies?.[at];
-          at += 1;
-          if (!reply) {
-            item.done(undefined, new ConnectionLostError('no EXEC reply'));
-          } else if (reply[0]) {
-            item.done(undefined, reply[0]);
-          } else if (!Array.isArray(reply[1])) {
-            item.done(undefined, new ConnectionLostError('EXEC returned no reply'));
-          } else {
-            item.done(reply[1] as unknown[]);
+    const ackStreams = [...acks.keys()];
+    for (const [stream, ids] of acks) {
+      pipeline.xack(stream, this.spec.group, ...ids);
+    }
+    pipeline.call('EXEC');
+    const execIndex = pipeline.length - 1;
+    const fail = (error: unknown): void => {
+      for (const item of batch) {
+        item.done(false, error);
+      }
+    };
+    this.onCommands(pipeline.exec()).then((replies) => {
+      const exec = replies?.[execIndex];
+      if (!exec) {
+        fail(new ConnectionLostError('no EXEC reply'));
+        return;
+      }
+      if (exec[0]) {
+        fail(exec[0]);
+        return;
+      }
+      const results = exec[1];
+      if (!Array.isArray(results)) {
+        fail(new ConnectionLostError('EXEC returned no reply'));
+        return;
+      }
+      // EXEC's array: every entry's writes in queue order, then one XACK per stream.
+      const ackErrors = new Map<string, unknown>();
+      ackStreams.forEach((stream, index) => {
+        const reply: unknown = results[results.length - ackStreams.length + index];
+        if (reply instanceof Error) {
+          ackErrors.set(stream, reply);
+        }
+      });
+      let at = 0;
+      for (let index = 0; index < batch.length; index += 1) {
+        const item = batch[index] as QueuedCommit;
+        let failedInside: unknown;
+        for (let end = at + (written[index] as number); at < end; at += 1) {
+          const reply: unknown = results[at];
+          if (failedInside === undefined && reply instanceof Error) {
+            failedInside = reply;
           }
         }
-      },
-      (error: unknown) => {
-        for (const item of batch) {
-          item.done(undefined, error);
-        }
-      },
-    );
+        item.done(true, failedInside ?? ackErrors.get(item.stream));
+      }
+    }, fail);
   }
 
   /** Owner of the entry in the group's PEL, or undefined when it is no longer pending. */

@@ -131,6 +131,48 @@ describe('StreamConsumer', () => {
       expect(first.subject).toBe(first.causationid);
     });
 
+    it('reports a write that fails inside a shared commit against its own entry only', async () => {
+      // Entries read together are committed in one MULTI. A key of the wrong
+      // type makes one entry's XADD fail inside it; Redis still applies the
+      // rest, so the other entries' outputs and every ack must land.
+      const broken = `${prefix}:${EVENT_TYPES.dependencyChecked}`;
+      await redis.set(broken, 'not a stream');
+      const c = start({
+        concurrency: 20,
+        handler: (message) =>
+          Promise.resolve({
+            outcome: 'ok' as const,
+            outputs: [
+              {
+                type: message.envelope.id.startsWith('bad')
+                  ? EVENT_TYPES.dependencyChecked
+                  : EVENT_TYPES.validationCompleted,
+                data: { of: message.envelope.id },
+              },
+            ],
+          }),
+      });
+      const ids = ['good-1', 'good-2', 'bad-1', 'good-3', 'good-4'];
+      const pipeline = redis.pipeline();
+      for (const id of ids) {
+        pipeline.xadd(input(), '*', ...eventFields(id));
+      }
+      const entryIds = ((await pipeline.exec()) ?? []).map(([, id]) => id as string);
+      await c.consumer.start(() => undefined);
+
+      await eventually(() => c.counters.processed === 5);
+      const outputs = await readAll(redis, output());
+      expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(
+        ['good-1', 'good-2', 'good-3', 'good-4'].sort(),
+      );
+      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+      const partial = c.logger.events('message.commit_partial');
+      expect(partial).toHaveLength(1);
+      expect(partial[0]?.fields.entryId).toBe(entryIds[2]);
+      expect(String(partial[0]?.fields.err)).toMatch(/WRONGTYPE/);
+      expect(await redis.get(broken)).toBe('not a stream');
+    });
+
     it('reads several streams in one group without exceeding its concurrency', async () => {
       let inFlight = 0;
       let maxInFlight = 0;
