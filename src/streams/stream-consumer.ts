@@ -1333,19 +1333,29 @@ export class StreamConsumer {
   }
 
   /**
-   * queueCommit() as a promise, for the async paths: resolves once applied,
-   * with the command that failed inside the MULTI if any.
+   * One entry's commit in a MULTI of its own, as a promise, for the async
+   * paths (retries, dead letters): resolves once applied, with the command
+   * that failed inside the MULTI if any. Not shared, so an entry whose
+   * writes Redis refuses outright (EXECABORT, e.g. an ACL denying the
+   * dead-letter stream) never holds back the others' commits.
    */
   private execAtomic(task: Task, writes: CommitWrites | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.queueCommit(task, writes, (applied, error) => {
-        if (applied) {
-          resolve(error);
-        } else {
-          const failure = error as Error;
-          reject(failure);
-        }
-      });
+      this.sendCommits([
+        {
+          stream: task.stream,
+          entryId: task.entryId,
+          writes,
+          done: (applied, error) => {
+            if (applied) {
+              resolve(error);
+            } else {
+              const failure = error as Error;
+              reject(failure);
+            }
+          },
+        },
+      ]);
     });
   }
 
@@ -1354,18 +1364,22 @@ export class StreamConsumer {
    * queued in the same tick go out in one MULTI…EXEC: each entry's outputs
    * and ack are still applied together or not at all (the whole batch is),
    * and the batch costs one round trip, one XACK per stream and two framing
-   * commands instead of a MULTI, an XACK and an EXEC per entry.
+   * commands instead of a MULTI, an XACK and an EXEC per entry. If Redis
+   * refuses the whole MULTI, each entry retries in a MULTI of its own.
    */
   private queueCommit(task: Task, writes: CommitWrites | undefined, done: CommitDone): void {
     this.commitQueue.push({ stream: task.stream, entryId: task.entryId, writes, done });
     if (this.commitQueue.length === 1) {
-      setImmediate(() => this.flushCommits());
+      setImmediate(() => {
+        const batch = this.commitQueue;
+        this.commitQueue = [];
+        this.sendCommits(batch);
+      });
     }
   }
 
-  private flushCommits(): void {
-    const batch = this.commitQueue;
-    this.commitQueue = [];
+  /** Sends `batch` as one MULTI…EXEC and calls each entry's `done` with the outcome. */
+  private sendCommits(batch: QueuedCommit[]): void {
     const commands = this.commands as Redis;
     const pipeline = commands.pipeline();
     pipeline.call('MULTI');

@@ -173,6 +173,56 @@ describe('StreamConsumer', () => {
       expect(await redis.get(broken)).toBe('not a stream');
     });
 
+    it('commits the rest of a batch when Redis refuses one entry outright', async () => {
+      // An ACL that denies the dead-letter stream: the malformed entry's
+      // commit is refused at queue time (EXECABORT), which must not hold
+      // back the good entries read in the same batch.
+      const user = `no-dead-letters-${prefixNo}`;
+      await redis.call(
+        'ACL',
+        'SETUSER',
+        user,
+        'on',
+        '>secret',
+        `~${prefix}:deployment:*`,
+        `~${prefix}:validation:*`,
+        '&*',
+        '+@all',
+      );
+      try {
+        const url = new URL(server.url);
+        url.username = user;
+        url.password = 'secret';
+        const c = buildConsumer({
+          url: url.toString(),
+          prefix,
+          concurrency: 10,
+          handler: okHandler,
+        });
+        running.push(c);
+        const pipeline = redis.pipeline();
+        pipeline.xadd(input(), '*', ...eventFields('good-1'));
+        pipeline.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
+        pipeline.xadd(input(), '*', ...eventFields('good-2'));
+        const refusedId = ((await pipeline.exec()) ?? [])[1]?.[1];
+        await c.consumer.start(() => undefined);
+
+        await eventually(async () => (await redis.xlen(output())) === 2);
+        const outputs = await readAll(redis, output());
+        expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(['good-1', 'good-2']);
+        await eventually(() => c.logger.events('message.commit_retry').length >= 2);
+        // The good entries went through at their first attempt.
+        const retried = c.logger.events('message.commit_retry').map((l) => l.fields.entryId);
+        expect(new Set(retried)).toEqual(new Set([refusedId]));
+        // Only the refused entry is still pending; nothing reached the dead-letter stream.
+        expect(await pendingCount(redis, input(), 'printery-validator')).toBe(1);
+        expect(await redis.xlen(deadLetters())).toBe(0);
+        expect(c.counters.processed).toBe(2);
+      } finally {
+        await redis.call('ACL', 'DELUSER', user);
+      }
+    });
+
     it('reads several streams in one group without exceeding its concurrency', async () => {
       let inFlight = 0;
       let maxInFlight = 0;
