@@ -100,6 +100,11 @@ class StopDeadlineError extends Error {
   override readonly name = 'StopDeadlineError';
 }
 
+/** The keep-alive found the entry owned by another consumer: not ours to commit. */
+class ClaimLostError extends Error {
+  override readonly name = 'ClaimLostError';
+}
+
 interface Task {
   /** taskKey(stream, entryId): its key in the consumer's task map. */
   key: string;
@@ -161,8 +166,7 @@ type CommitDone = (applied: boolean, error: unknown) => void;
 
 /** A commit waiting for the next flush into the shared MULTI. */
 interface QueuedCommit {
-  stream: string;
-  entryId: string;
+  task: Task;
   writes: CommitWrites | undefined;
   done: CommitDone;
 }
@@ -1081,7 +1085,9 @@ export class StreamConsumer {
     }
     this.queueCommit(task, writes, (applied, error) => {
       if (!applied) {
-        this.recoverCommit(task, writes, outcome, { error });
+        // Claim lost while queued: nothing was sent; commit() abandons it.
+        const failed = error instanceof ClaimLostError ? undefined : { error };
+        this.recoverCommit(task, writes, outcome, failed);
         return;
       }
       try {
@@ -1291,6 +1297,10 @@ export class StreamConsumer {
           );
           return false;
         }
+        if (error instanceof ClaimLostError) {
+          // Not sent; the next round abandons it.
+          continue;
+        }
         this.options.metrics.errors.inc({ ...this.labels, kind: 'commit' });
         this.log.warn(
           {
@@ -1343,8 +1353,7 @@ export class StreamConsumer {
     return new Promise((resolve, reject) => {
       this.sendCommits([
         {
-          stream: task.stream,
-          entryId: task.entryId,
+          task,
           writes,
           done: (applied, error) => {
             if (applied) {
@@ -1368,7 +1377,7 @@ export class StreamConsumer {
    * refuses the whole MULTI, each entry retries in a MULTI of its own.
    */
   private queueCommit(task: Task, writes: CommitWrites | undefined, done: CommitDone): void {
-    this.commitQueue.push({ stream: task.stream, entryId: task.entryId, writes, done });
+    this.commitQueue.push({ task, writes, done });
     if (this.commitQueue.length === 1) {
       setImmediate(() => {
         const batch = this.commitQueue;
@@ -1378,27 +1387,56 @@ export class StreamConsumer {
     }
   }
 
-  /** Sends `batch` as one MULTI…EXEC and calls each entry's `done` with the outcome. */
-  private sendCommits(batch: QueuedCommit[]): void {
+  /**
+   * Sends `batch` as one MULTI…EXEC and calls each entry's `done` with the
+   * outcome. Entries whose claim was lost, or all of them once the stop
+   * deadline has passed, are not sent. When Redis refuses some commands at
+   * queue time (NOPERM, OOM…) it discards the whole MULTI (EXECABORT), so
+   * nothing was applied: the refused entries fail with their own error and
+   * the others are sent again at once in a new MULTI.
+   */
+  private sendCommits(queued: QueuedCommit[]): void {
+    if (this.drainAbort.signal.aborted) {
+      const error = new StopDeadlineError('stop deadline reached before the commit was sent');
+      for (const item of queued) {
+        item.done(false, error);
+      }
+      return;
+    }
+    const batch: QueuedCommit[] = [];
+    for (const item of queued) {
+      if (item.task.claimLost) {
+        item.done(false, new ClaimLostError('entry was claimed by another consumer'));
+      } else {
+        batch.push(item);
+      }
+    }
+    if (batch.length === 0) {
+      return;
+    }
     const commands = this.commands as Redis;
     const pipeline = commands.pipeline();
     pipeline.call('MULTI');
-    // Per entry, how many commands its writes queued; per stream, the ids to ack.
+    // Per entry, where its writes start in the pipeline and how many there are.
+    const firsts: number[] = [];
     const written: number[] = [];
     const acks = new Map<string, string[]>();
     for (const item of batch) {
       const before = pipeline.length;
       item.writes?.(pipeline);
+      firsts.push(before);
       written.push(pipeline.length - before);
-      const ids = acks.get(item.stream);
+      const ids = acks.get(item.task.stream);
       if (ids) {
-        ids.push(item.entryId);
+        ids.push(item.task.entryId);
       } else {
-        acks.set(item.stream, [item.entryId]);
+        acks.set(item.task.stream, [item.task.entryId]);
       }
     }
-    const ackStreams = [...acks.keys()];
+    // Per stream, where its XACK is in the pipeline.
+    const ackAt = new Map<string, number>();
     for (const [stream, ids] of acks) {
+      ackAt.set(stream, pipeline.length);
       pipeline.xack(stream, this.spec.group, ...ids);
     }
     pipeline.call('EXEC');
@@ -1410,40 +1448,87 @@ export class StreamConsumer {
     };
     this.onCommands(pipeline.exec()).then((replies) => {
       const exec = replies?.[execIndex];
-      if (!exec) {
+      if (!replies || !exec) {
         fail(new ConnectionLostError('no EXEC reply'));
         return;
       }
-      if (exec[0]) {
-        fail(exec[0]);
+      const [execError, results] = exec;
+      if (execError) {
+        // Only Redis's own EXECABORT proves nothing was applied. Any other
+        // error (the connection lost after EXEC was sent) leaves it unknown:
+        // every entry goes through the XPENDING check of commit().
+        if (execError.message.startsWith('EXECABORT')) {
+          this.onAborted(batch, replies, firsts, written, ackAt, execError);
+        } else {
+          fail(execError);
+        }
         return;
       }
-      const results = exec[1];
       if (!Array.isArray(results)) {
         fail(new ConnectionLostError('EXEC returned no reply'));
         return;
       }
-      // EXEC's array: every entry's writes in queue order, then one XACK per stream.
-      const ackErrors = new Map<string, unknown>();
-      ackStreams.forEach((stream, index) => {
-        const reply: unknown = results[results.length - ackStreams.length + index];
-        if (reply instanceof Error) {
-          ackErrors.set(stream, reply);
-        }
-      });
-      let at = 0;
+      // EXEC's array lines up with the pipeline without its MULTI.
       for (let index = 0; index < batch.length; index += 1) {
         const item = batch[index] as QueuedCommit;
+        const first = (firsts[index] as number) - 1;
         let failedInside: unknown;
-        for (let end = at + (written[index] as number); at < end; at += 1) {
+        for (let at = first; at < first + (written[index] as number); at += 1) {
           const reply: unknown = results[at];
-          if (failedInside === undefined && reply instanceof Error) {
+          if (reply instanceof Error) {
             failedInside = reply;
+            break;
           }
         }
-        item.done(true, failedInside ?? ackErrors.get(item.stream));
+        if (failedInside === undefined) {
+          const ack: unknown = results[(ackAt.get(item.task.stream) as number) - 1];
+          failedInside = ack instanceof Error ? ack : undefined;
+        }
+        item.done(true, failedInside);
       }
     }, fail);
+  }
+
+  /**
+   * The shared MULTI was discarded: fails the entries whose commands Redis
+   * refused (with that refusal, not EXECABORT) and sends the rest again.
+   */
+  private onAborted(
+    batch: QueuedCommit[],
+    replies: Array<[Error | null, unknown]>,
+    firsts: number[],
+    written: number[],
+    ackAt: Map<string, number>,
+    execError: Error,
+  ): void {
+    const refusal = (from: number, count: number): Error | undefined => {
+      for (let at = from; at < from + count; at += 1) {
+        const error = replies[at]?.[0];
+        if (error) {
+          return error;
+        }
+      }
+      return undefined;
+    };
+    const retry: QueuedCommit[] = [];
+    batch.forEach((item, index) => {
+      const refused =
+        refusal(firsts[index] as number, written[index] as number) ??
+        refusal(ackAt.get(item.task.stream) as number, 1);
+      if (refused) {
+        item.done(false, refused);
+      } else {
+        retry.push(item);
+      }
+    });
+    if (retry.length === batch.length) {
+      // Nothing to single out (e.g. MULTI itself refused): all fail alike.
+      for (const item of retry) {
+        item.done(false, execError);
+      }
+    } else if (retry.length > 0) {
+      this.sendCommits(retry);
+    }
   }
 
   /** Owner of the entry in the group's PEL, or undefined when it is no longer pending. */

@@ -131,53 +131,75 @@ describe('StreamConsumer', () => {
       expect(first.subject).toBe(first.causationid);
     });
 
-    it('reports a write that fails inside a shared commit against its own entry only', async () => {
-      // Entries read together are committed in one MULTI. A key of the wrong
-      // type makes one entry's XADD fail inside it; Redis still applies the
-      // rest, so the other entries' outputs and every ack must land.
-      const broken = `${prefix}:${EVENT_TYPES.dependencyChecked}`;
+    it('commits entries read together in one MULTI, each with its own outputs and ack', async () => {
+      // A notifier batch across three streams: skipped entries (ack only),
+      // entries with two outputs, and one whose output key has the wrong
+      // type, so its XADD fails inside the MULTI while Redis applies the rest.
+      const broken = `${prefix}:${EVENT_TYPES.deploymentStarted}`;
       await redis.set(broken, 'not a stream');
+      const streams = [
+        EVENT_TYPES.validationCompleted,
+        EVENT_TYPES.dependencyChecked,
+        EVENT_TYPES.healthChecked,
+      ].map((type) => `${prefix}:${type}`);
       const c = start({
+        worker: 'notifier',
         concurrency: 20,
-        handler: (message) =>
-          Promise.resolve({
+        handler: (message) => {
+          const id = message.envelope.id;
+          if (id.startsWith('skip')) {
+            return Promise.resolve({ outcome: 'skipped' as const });
+          }
+          const type = id.startsWith('bad')
+            ? EVENT_TYPES.deploymentStarted
+            : EVENT_TYPES.notificationSent;
+          return Promise.resolve({
             outcome: 'ok' as const,
             outputs: [
-              {
-                type: message.envelope.id.startsWith('bad')
-                  ? EVENT_TYPES.dependencyChecked
-                  : EVENT_TYPES.validationCompleted,
-                data: { of: message.envelope.id },
-              },
+              { type, data: { of: id, n: 1 } },
+              { type, data: { of: id, n: 2 } },
             ],
-          }),
+          });
+        },
       });
-      const ids = ['good-1', 'good-2', 'bad-1', 'good-3', 'good-4'];
       const pipeline = redis.pipeline();
-      for (const id of ids) {
-        pipeline.xadd(input(), '*', ...eventFields(id));
-      }
+      const kinds = ['two', 'skip', 'two', 'bad', 'skip', 'two'];
+      kinds.forEach((kind, i) => {
+        pipeline.xadd(streams[i % 3] as string, '*', ...eventFields(`${kind}-${i}`));
+      });
       const entryIds = ((await pipeline.exec()) ?? []).map(([, id]) => id as string);
+      await redis.config('RESETSTAT');
       await c.consumer.start(() => undefined);
 
-      await eventually(() => c.counters.processed === 5);
-      const outputs = await readAll(redis, output());
-      expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(
-        ['good-1', 'good-2', 'good-3', 'good-4'].sort(),
-      );
-      expect(await pendingCount(redis, input(), 'printery-validator')).toBe(0);
+      await eventually(() => c.counters.processed === kinds.length);
+      const sent = await readAll(redis, `${prefix}:${EVENT_TYPES.notificationSent}`);
+      expect(sent.map((o) => JSON.parse(o.fields.data ?? '{}') as unknown)).toEqual([
+        { of: 'two-0', n: 1 },
+        { of: 'two-0', n: 2 },
+        { of: 'two-2', n: 1 },
+        { of: 'two-2', n: 2 },
+        { of: 'two-5', n: 1 },
+        { of: 'two-5', n: 2 },
+      ]);
+      for (const stream of streams) {
+        expect(await pendingCount(redis, stream, 'printery-notifier')).toBe(0);
+      }
       const partial = c.logger.events('message.commit_partial');
-      expect(partial).toHaveLength(1);
-      expect(partial[0]?.fields.entryId).toBe(entryIds[2]);
+      expect(partial.map((l) => l.fields.entryId)).toEqual([entryIds[3]]);
       expect(String(partial[0]?.fields.err)).toMatch(/WRONGTYPE/);
-      expect(await redis.get(broken)).toBe('not a stream');
+      // One read, one commit: a single MULTI…EXEC carried all six entries.
+      const stats = await redis.info('commandstats');
+      expect(stats).toMatch(/cmdstat_exec:calls=1,/);
+      expect(stats).toMatch(/cmdstat_xack:calls=3,/);
     });
 
-    it('commits the rest of a batch when Redis refuses one entry outright', async () => {
-      // An ACL that denies the dead-letter stream: the malformed entry's
-      // commit is refused at queue time (EXECABORT), which must not hold
-      // back the good entries read in the same batch.
-      const user = `no-dead-letters-${prefixNo}`;
+    it('commits the rest of a batch when Redis refuses some of its writes outright', async () => {
+      // An ACL that allows only the input and validation streams: one
+      // entry's output and a malformed entry's dead letter are refused at
+      // queue time. Redis then discards the whole shared MULTI (EXECABORT);
+      // the good entries must still be committed without a retry, and the
+      // refused ones must report Redis's own reason.
+      const user = `narrow-${prefixNo}`;
       await redis.call(
         'ACL',
         'SETUSER',
@@ -197,25 +219,41 @@ describe('StreamConsumer', () => {
           url: url.toString(),
           prefix,
           concurrency: 10,
-          handler: okHandler,
+          handler: (message) =>
+            Promise.resolve({
+              outcome: 'ok' as const,
+              outputs: [
+                {
+                  type: message.envelope.id.startsWith('denied')
+                    ? EVENT_TYPES.dependencyChecked
+                    : EVENT_TYPES.validationCompleted,
+                  data: { of: message.envelope.id },
+                },
+              ],
+            }),
         });
         running.push(c);
         const pipeline = redis.pipeline();
         pipeline.xadd(input(), '*', ...eventFields('good-1'));
+        pipeline.xadd(input(), '*', ...eventFields('denied-1'));
         pipeline.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
         pipeline.xadd(input(), '*', ...eventFields('good-2'));
-        const refusedId = ((await pipeline.exec()) ?? [])[1]?.[1];
+        const entryIds = ((await pipeline.exec()) ?? []).map(([, id]) => id as string);
         await c.consumer.start(() => undefined);
 
         await eventually(async () => (await redis.xlen(output())) === 2);
         const outputs = await readAll(redis, output());
         expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(['good-1', 'good-2']);
-        await eventually(() => c.logger.events('message.commit_retry').length >= 2);
-        // The good entries went through at their first attempt.
-        const retried = c.logger.events('message.commit_retry').map((l) => l.fields.entryId);
-        expect(new Set(retried)).toEqual(new Set([refusedId]));
-        // Only the refused entry is still pending; nothing reached the dead-letter stream.
-        expect(await pendingCount(redis, input(), 'printery-validator')).toBe(1);
+        await eventually(() => c.logger.events('message.commit_retry').length >= 3);
+        const retries = c.logger.events('message.commit_retry');
+        // Only the refused entries retry, each with Redis's own reason.
+        expect(new Set(retries.map((l) => l.fields.entryId))).toEqual(
+          new Set([entryIds[1], entryIds[2]]),
+        );
+        for (const line of retries) {
+          expect(String(line.fields.err)).toMatch(/NOPERM/);
+        }
+        expect(await pendingCount(redis, input(), 'printery-validator')).toBe(2);
         expect(await redis.xlen(deadLetters())).toBe(0);
         expect(c.counters.processed).toBe(2);
       } finally {
