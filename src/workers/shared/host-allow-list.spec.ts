@@ -37,10 +37,40 @@ describe('HostAllowList', () => {
     ['http://[fd00:ec2::254]/', 'host fd00:ec2::254 is a cloud metadata address'],
     ['http://[::ffff:169.254.169.254]/', 'host ::ffff:a9fe:a9fe is a cloud metadata address'],
     ['http://0xA9FEA9FE/', 'host 169.254.169.254 is a cloud metadata address'],
+    [
+      'http://[64:ff9b::a9fe:a9fe]/',
+      'host 64:ff9b::a9fe:a9fe carries 169.254.169.254, which is a cloud metadata address',
+    ],
+    [
+      'http://[64:ff9b:1:a9fe:a9:fe00::]/',
+      'host 64:ff9b:1:a9fe:a9:fe00:: carries 169.254.169.254, which is a cloud metadata address',
+    ],
+    [
+      'http://[2002:a9fe:a9fe::1]/',
+      'host 2002:a9fe:a9fe::1 carries 169.254.169.254, which is a cloud metadata address',
+    ],
+    [
+      'http://[2001:0:4136:e378:8000:63bf:5601:5601]/',
+      'host 2001:0:4136:e378:8000:63bf:5601:5601 carries 169.254.169.254, which is a cloud metadata address',
+    ],
+    ['http://[::a9fe:a01]/', 'host ::a9fe:a01 carries 169.254.10.1, which is a link-local address'],
     ['ftp://hooks.example.com/', 'must use http or https'],
     ['not a url', 'is not a valid URL'],
   ])('refuses %s', (url, reason) => {
     expect(list.checkUrl(url)).toEqual({ allowed: false, reason });
+  });
+
+  it('refuses an IPv6 address that carries a forbidden IPv4 even inside a listed range', () => {
+    const everyIPv6 = new HostAllowList(['::/0']);
+    expect(everyIPv6.checkUrl('http://[64:ff9b::a9fe:a9fe]/')).toEqual({
+      allowed: false,
+      reason: 'host 64:ff9b::a9fe:a9fe carries 169.254.169.254, which is a cloud metadata address',
+    });
+    expect(everyIPv6.checkUrl('http://[::ffff:0:a9fe:a9fe]/')).toMatchObject({ allowed: false });
+    // The same schemes towards an ordinary address stay allowed.
+    expect(everyIPv6.checkUrl('http://[64:ff9b::c000:221]/')).toEqual({ allowed: true });
+    expect(everyIPv6.checkUrl('http://[2002:c000:221::1]/')).toEqual({ allowed: true });
+    expect(everyIPv6.checkUrl('http://[2001:db8::1]/')).toEqual({ allowed: true });
   });
 
   it('refuses metadata host names even when listed', () => {

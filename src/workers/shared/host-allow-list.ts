@@ -47,6 +47,42 @@ function inRange(address: ipaddr.IPv4 | ipaddr.IPv6, range: [ipaddr.IPv4 | ipadd
   return address.kind() === range[0].kind() && address.match(range);
 }
 
+/**
+ * IPv4 addresses an IPv6 address hands traffic on to, by the translation
+ * schemes that embed one: NAT64 (64:ff9b::/96, and 64:ff9b:1::/48 read both
+ * as a /96 and as a /48 prefix, RFC 6052 §2.2), SIIT (::ffff:0:0:0/96),
+ * 6to4 (2002::/16), Teredo
+ * (2001::/32, client address inverted) and the deprecated IPv4-compatible
+ * form (::a.b.c.d). A gateway would deliver `http://[64:ff9b::a9fe:a9fe]/`
+ * to 169.254.169.254.
+ */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] {
+  const bytes = address.toByteArray();
+  const v4 = (octets: number[]) => new ipaddr.IPv4(octets);
+  const last = bytes.slice(12, 16);
+  const range = address.range();
+  if (range === 'rfc6052') {
+    return bytes[4] === 0 && bytes[5] === 0
+      ? [v4(last)]
+      : // 64:ff9b:1::/48: the IPv4 is split around the reserved octet at bits 64-71.
+        [v4(last), v4([bytes[6], bytes[7], bytes[9], bytes[10]] as number[])];
+  }
+  if (range === 'rfc6145') {
+    return [v4(last)];
+  }
+  if (range === '6to4') {
+    return [v4(bytes.slice(2, 6))];
+  }
+  if (range === 'teredo') {
+    return [v4(last.map((octet) => octet ^ 0xff))];
+  }
+  // IPv4-compatible (::a.b.c.d), but not :: or ::1.
+  const compatible =
+    bytes.slice(0, 12).every((octet) => octet === 0) &&
+    last.some((octet, i) => (i < 3 ? octet !== 0 : octet > 1));
+  return compatible ? [v4(last)] : [];
+}
+
 /** Why an address may never be reached, or undefined when it may. */
 function forbiddenAddress(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
   if (METADATA_ADDRESSES.some((meta) => sameAddress(meta, address))) {
@@ -54,6 +90,14 @@ function forbiddenAddress(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefine
   }
   if (LINK_LOCAL.some((range) => inRange(address, range))) {
     return 'is a link-local address';
+  }
+  if (address.kind() === 'ipv6') {
+    for (const carried of embeddedIPv4(address as ipaddr.IPv6)) {
+      const reason = forbiddenAddress(carried);
+      if (reason) {
+        return `carries ${carried.toString()}, which ${reason}`;
+      }
+    }
   }
   return undefined;
 }
