@@ -214,6 +214,7 @@ async function throughput(url: string, redis: Redis, kind: 'runtime' | 'raw') {
   const prefix = `bench:${kind}:tp`;
   const size = await prefill(redis, `${prefix}:${CHAIN[0]}`, EVENTS);
   const chain = kind === 'runtime' ? runtimeChain(url, prefix) : rawChain(url, prefix);
+  collectGarbage();
   const [seconds, peak] = await withPeakRss(async () => {
     const begun = performance.now();
     await chain.start();
@@ -222,6 +223,11 @@ async function throughput(url: string, redis: Redis, kind: 'runtime' | 'raw') {
   });
   await chain.stop();
   return { eventsPerSecond: EVENTS / seconds, seconds, size, peak };
+}
+
+/** A full GC when node runs with --expose-gc (npm run bench does); a no-op otherwise. */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 function percentile(values: number[], p: number): number {
@@ -293,10 +299,18 @@ async function latencies(url: string) {
   const stops = { runtime: [] as number[], raw: [] as number[] };
   const roundP99 = { runtime: [] as number[], raw: [] as number[] };
   const seconds = RATE_SECONDS / LATENCY_ROUNDS;
+  // A short round each, not counted: code paths warm, connections made.
+  for (const kind of ['raw', 'runtime'] as const) {
+    collectGarbage();
+    await latencyRound(url, kind, -1, Math.min(1, seconds));
+  }
   for (let round = 0; round < LATENCY_ROUNDS; round += 1) {
     const order: Array<'runtime' | 'raw'> =
       round % 2 === 0 ? ['raw', 'runtime'] : ['runtime', 'raw'];
     for (const kind of order) {
+      // Every round starts from the same clean heap, so a major GC left
+      // over from the previous round does not land on this one.
+      collectGarbage();
       const result = await latencyRound(url, kind, round, seconds);
       samples[kind].push(...result.latencies);
       roundP99[kind].push(percentile(result.latencies, 0.99));
