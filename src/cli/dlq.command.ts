@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { Command, Option, SubCommand } from 'nest-commander';
 import { redactDeep, redactText, redactUrlPath } from '../logging/redact';
 import { type DeadLetterRecord, decodeDeadLetter } from '../streams/dead-letter';
+import { withReplayTarget } from '../streams/envelope';
 import { EVENT_TYPES, type StreamTopology } from '../streams/topology';
 import { EXIT } from './exit-codes';
 import {
@@ -349,7 +350,8 @@ export class DlqReplayCommand extends OneShotCommand {
         const result = await replayOne(redis, topology.deadLetterStream, id, allowed);
         if (result.ok) {
           ok += 1;
-          writeLine(`replayed ${id} -> ${result.stream} ${result.newId}`);
+          const target = result.group ? ` for ${result.group}` : '';
+          writeLine(`replayed ${id} -> ${result.stream} ${result.newId}${target}`);
         } else {
           bad += 1;
           process.stderr.write(`printery-workers: not replayed ${id}: ${result.reason}\n`);
@@ -366,7 +368,8 @@ export class DlqReplayCommand extends OneShotCommand {
   }
 }
 
-type ReplayResult = { ok: true; stream: string; newId: string } | { ok: false; reason: string };
+type ReplayResult =
+  { ok: true; stream: string; newId: string; group: string } | { ok: false; reason: string };
 
 /**
  * Re-adds one dead letter and deletes it in one MULTI, under WATCH so that
@@ -401,7 +404,13 @@ async function replayOne(
     }
     const result = await redis
       .multi()
-      .xadd(entry.stream, '*', ...entry.fields)
+      // Addressed to the group that gave up on it: other groups reading the
+      // same stream already handled the original and acknowledge this copy.
+      .xadd(
+        entry.stream,
+        '*',
+        ...(entry.group ? withReplayTarget(entry.fields, entry.group) : entry.fields),
+      )
       .xdel(deadLetterStream, id)
       .exec();
     if (result === null) {
@@ -412,7 +421,7 @@ async function replayOne(
     if (addErr) {
       return { ok: false, reason: addErr.message };
     }
-    return { ok: true, stream: entry.stream, newId: String(newId) };
+    return { ok: true, stream: entry.stream, newId: String(newId), group: entry.group };
   }
   return { ok: false, reason: 'the dead-letter stream kept changing; try again' };
 }

@@ -5,6 +5,8 @@ import {
   encodeOutputEnvelope,
   entryBytes,
   parseEnvelope,
+  replayTarget,
+  withReplayTarget,
 } from './envelope';
 
 const MAX = 65_536;
@@ -204,5 +206,29 @@ describe('encodeOutputEnvelope', () => {
     const fast = encodeOutputEnvelope(output, context);
     expect(withId(fast)).toEqual(withId(encodeEnvelope(buildOutputEnvelope(output, context))));
     expect(fast[fast.indexOf('id') + 1]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('replay addressing', () => {
+  const fields = ['id', 'e1', 'type', 'validation:completed', 'data', '{}'];
+
+  it('adds replayfor, replacing an earlier one, and parseEnvelope reads it back', () => {
+    const once = withReplayTarget(fields, 'printery-notifier');
+    const twice = withReplayTarget(once, 'printery-dependency');
+    expect(twice).toEqual([...fields, 'replayfor', 'printery-dependency']);
+    expect(parseEnvelope(twice, MAX).replayfor).toBe('printery-dependency');
+    expect(parseEnvelope(fields, MAX).replayfor).toBeUndefined();
+  });
+
+  it('finds the target in raw fields, even of an entry that is not a valid envelope', () => {
+    expect(replayTarget(['data', '{nope', 'replayfor', 'printery-health'])).toBe('printery-health');
+    expect(replayTarget(['replayfor', ''])).toBeUndefined();
+    expect(replayTarget(fields)).toBeUndefined();
+  });
+
+  it('is never copied to an output', () => {
+    const cause = parseEnvelope(withReplayTarget(fields, 'printery-notifier'), MAX);
+    const out = encodeOutputEnvelope({ type: 'x', data: {} }, { worker: 'notifier', cause });
+    expect(out).not.toContain('replayfor');
   });
 });

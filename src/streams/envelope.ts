@@ -17,7 +17,17 @@ export interface Envelope {
   data: unknown;
   causationid?: string;
   traceparent?: string;
+  /**
+   * Extension attribute set by `dlq replay`: the consumer group the entry is
+   * re-driven for. Other groups reading the same stream acknowledge it
+   * without handling it, so replaying one group's dead letter does not run
+   * every other reader of that stream a second time. Never copied to outputs.
+   */
+  replayfor?: string;
 }
+
+/** Field name of the `replayfor` extension attribute. */
+export const REPLAY_FOR_FIELD = 'replayfor';
 
 /** CloudEvents version this service reads and writes. */
 export const SPEC_VERSION = '1.0';
@@ -35,6 +45,7 @@ const FIELD_ORDER = [
   'data',
   'causationid',
   'traceparent',
+  'replayfor',
 ] as const;
 
 /** Size of a flat field list as Redis stores it (UTF-8 bytes of names and values). */
@@ -99,6 +110,7 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
   let rawData: string | undefined;
   let causationid: string | undefined;
   let traceparent: string | undefined;
+  let replayfor: string | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const value = fields[i + 1] as string;
     switch (fields[i] as string) {
@@ -131,6 +143,9 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
         break;
       case 'traceparent':
         traceparent ??= value;
+        break;
+      case 'replayfor':
+        replayfor ??= value;
         break;
       default:
         break;
@@ -185,6 +200,9 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
   }
   if (traceparent) {
     envelope.traceparent = traceparent;
+  }
+  if (replayfor) {
+    envelope.replayfor = replayfor;
   }
   return envelope;
 }
@@ -275,5 +293,30 @@ export function encodeOutputEnvelope(
   if (context.cause.traceparent !== undefined) {
     out.push('traceparent', context.cause.traceparent);
   }
+  return out;
+}
+
+/**
+ * The group an entry's raw fields say it was replayed for (`replayfor`),
+ * read without parsing the rest: a malformed entry can carry it too.
+ */
+export function replayTarget(fields: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === REPLAY_FOR_FIELD && fields[i + 1]) {
+      return fields[i + 1];
+    }
+  }
+  return undefined;
+}
+
+/** `fields` re-addressed to `group` for a replay: any earlier `replayfor` is replaced. */
+export function withReplayTarget(fields: readonly string[], group: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] !== REPLAY_FOR_FIELD) {
+      out.push(fields[i] as string, fields[i + 1] as string);
+    }
+  }
+  out.push(REPLAY_FOR_FIELD, group);
   return out;
 }

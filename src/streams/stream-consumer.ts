@@ -13,6 +13,7 @@ import {
   entryBytes,
   mayExceedBytes,
   parseEnvelope,
+  replayTarget,
 } from './envelope';
 import type { ConsumerSpec, HandlerResult, InboundMessage, OutboundEvent } from './handler';
 import {
@@ -966,7 +967,13 @@ export class StreamConsumer {
     try {
       envelope = parseEnvelope(task.fields, this.settings.maxEventBytes);
     } catch (error) {
+      if (this.replayedForOthers(task, replayTarget(task.fields))) {
+        return;
+      }
       this.runSlow(task, () => this.deadLetter(task, 'malformed', errorText(error)));
+      return;
+    }
+    if (envelope.replayfor !== undefined && this.replayedForOthers(task, envelope.replayfor)) {
       return;
     }
     if (task.deliveryCount > this.settings.maxDeliveries) {
@@ -1026,6 +1033,28 @@ export class StreamConsumer {
         }
       },
     );
+  }
+
+  /**
+   * An entry `dlq replay` re-drove for another group reading the same
+   * stream: acknowledged here without running the handler.
+   */
+  private replayedForOthers(task: Task, target: string | undefined): boolean {
+    if (target === undefined || target === this.spec.group) {
+      return false;
+    }
+    this.log.debug(
+      {
+        event: 'message.replay_skipped',
+        worker: this.spec.worker,
+        stream: task.stream,
+        entryId: task.entryId,
+        replayFor: target,
+      },
+      'entry was replayed for another consumer group; acknowledged without handling',
+    );
+    this.commitFirst(task, undefined, 'skipped');
+    return true;
   }
 
   private handlerSettled(task: Task): void {

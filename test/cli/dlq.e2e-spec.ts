@@ -130,7 +130,15 @@ describe('printery-workers dlq', () => {
     expect(replay.stdout).toContain(
       `replayed ${letter?.deadLetterId} -> ${env.STREAM_PREFIX}:validation:completed`,
     );
+    expect(replay.stdout).toContain('for printery-dependency');
     expect(await list(env)).toEqual([]);
+    // Addressed to the group that gave up: the Notifier, which reads the
+    // same stream and already handled the original, acks the copy untouched.
+    const [, replayedFields] =
+      (
+        await client.xrevrange(`${env.STREAM_PREFIX}:validation:completed`, '+', '-', 'COUNT', 1)
+      )[0] ?? [];
+    expect(replayedFields?.slice(-2)).toEqual(['replayfor', 'printery-dependency']);
 
     await eventually(async () => {
       const sent = await client.xrange(`${env.STREAM_PREFIX}:notification:sent`, '-', '+');

@@ -507,6 +507,45 @@ describe('StreamConsumer', () => {
     });
   });
 
+  describe('with an entry `dlq replay` re-drove for one group', () => {
+    it('is handled by that group only; other groups reading the stream ack it untouched', async () => {
+      const stream = `${prefix}:${EVENT_TYPES.validationCompleted}`;
+      const handledBy: Record<string, string[]> = { dependency: [], notifier: [] };
+      const consumerOf = (worker: 'dependency' | 'notifier') =>
+        start({
+          worker,
+          handler: (message) => {
+            handledBy[worker]?.push(message.envelope.id);
+            return Promise.resolve({ outcome: 'skipped' as const });
+          },
+        });
+      const dependency = consumerOf('dependency');
+      const notifier = consumerOf('notifier');
+      await dependency.consumer.start(() => undefined);
+      await notifier.consumer.start(() => undefined);
+
+      await redis.xadd(stream, '*', ...eventFields('ordinary'));
+      await redis.xadd(stream, '*', ...eventFields('replayed'), 'replayfor', 'printery-notifier');
+      // Malformed, and replayed for the notifier: only the notifier dead-letters it.
+      await redis.xadd(stream, '*', 'type', 'x', 'data', '{}', 'replayfor', 'printery-notifier');
+
+      await eventually(
+        async () =>
+          (await pendingCount(redis, stream, 'printery-dependency')) === 0 &&
+          (await pendingCount(redis, stream, 'printery-notifier')) === 0 &&
+          dependency.counters.processed === 3 &&
+          notifier.counters.processed + notifier.counters.deadLettered === 3,
+      );
+      expect(handledBy.dependency).toEqual(['ordinary']);
+      expect(handledBy.notifier).toEqual(['ordinary', 'replayed']);
+      const letters = (await redis.xrange(deadLetters(), '-', '+')).map(([, f]) =>
+        decodeDeadLetter(f),
+      );
+      expect(letters.map((l) => [l.group, l.reason])).toEqual([['printery-notifier', 'malformed']]);
+      expect(dependency.logger.events('message.replay_skipped')).toHaveLength(2);
+    });
+  });
+
   describe('when a handler overruns its timeout', () => {
     it('aborts its signal, counts a failure and reports itself unhealthy until it settles', async () => {
       let aborted = false;
