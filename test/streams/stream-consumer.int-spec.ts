@@ -193,6 +193,31 @@ describe('StreamConsumer', () => {
       expect(stats).toMatch(/cmdstat_xack:calls=3,/);
     });
 
+    it('gathers the commits of handlers that finish in separate callbacks into few MULTIs', async () => {
+      // Handlers that wake on a timer (or an HTTP reply) each finish in a
+      // callback of their own; their commits must still share round trips.
+      const c = start({
+        concurrency: 50,
+        handler: async (message) => {
+          await sleep(1);
+          return okHandler(message);
+        },
+      });
+      const pipeline = redis.pipeline();
+      for (let i = 0; i < 200; i += 1) {
+        pipeline.xadd(input(), '*', ...eventFields(`e${i}`));
+      }
+      await pipeline.exec();
+      await redis.config('RESETSTAT');
+      await c.consumer.start(() => undefined);
+
+      await eventually(() => c.counters.processed === 200);
+      const execs = Number(/cmdstat_exec:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1]);
+      console.log(`200 entries from timer-waking handlers committed in ${execs} MULTIs`);
+      expect(execs).toBeLessThan(50);
+      expect(await redis.xlen(output())).toBe(200);
+    });
+
     it('commits the rest of a batch when Redis refuses some of its writes outright', async () => {
       // An ACL that allows only the input and validation streams: one
       // entry's output and a malformed entry's dead letter are refused at
