@@ -26,13 +26,15 @@ function answersPing(port: number, password?: string): Promise<boolean> {
     };
     socket.setTimeout(1000, () => done(false));
     socket.once('error', () => done(false));
+    // Closed without an answer (a server shutting down, another program on the port).
+    socket.once('close', () => done(false));
     socket.once('connect', () => {
       socket.write(`${password ? resp('AUTH', password) : ''}${resp('PING')}`);
     });
     socket.on('data', (chunk) => {
       reply += chunk.toString();
       const lines = reply.split('\r\n').filter((line) => line !== '');
-      if (lines.length >= (password ? 2 : 1)) {
+      if (reply.endsWith('\r\n') && lines.length >= (password ? 2 : 1)) {
         done(lines[lines.length - 1] === '+PONG');
       }
     });

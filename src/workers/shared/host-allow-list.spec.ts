@@ -67,6 +67,13 @@ describe('HostAllowList', () => {
       reason: 'host 64:ff9b::a9fe:a9fe carries 169.254.169.254, which is a cloud metadata address',
     });
     expect(everyIPv6.checkUrl('http://[::ffff:0:a9fe:a9fe]/')).toMatchObject({ allowed: false });
+    // 64:ff9b:1::/48 with a /56 and a /64 NAT64 prefix inside it.
+    expect(everyIPv6.checkUrl('http://[64:ff9b:1:a9:fe:a9fe::]/')).toMatchObject({
+      allowed: false,
+    });
+    expect(everyIPv6.checkUrl('http://[64:ff9b:1:0:a9:fea9:fe00:0]/')).toMatchObject({
+      allowed: false,
+    });
     // The same schemes towards an ordinary address stay allowed.
     expect(everyIPv6.checkUrl('http://[64:ff9b::c000:221]/')).toEqual({ allowed: true });
     expect(everyIPv6.checkUrl('http://[2002:c000:221::1]/')).toEqual({ allowed: true });

@@ -49,8 +49,9 @@ function inRange(address: ipaddr.IPv4 | ipaddr.IPv6, range: [ipaddr.IPv4 | ipadd
 
 /**
  * IPv4 addresses an IPv6 address hands traffic on to, by the translation
- * schemes that embed one: NAT64 (64:ff9b::/96, and 64:ff9b:1::/48 read both
- * as a /96 and as a /48 prefix, RFC 6052 §2.2), SIIT (::ffff:0:0:0/96),
+ * schemes that embed one: NAT64 (64:ff9b::/96, and 64:ff9b:1::/48 read in
+ * every layout a /48, /56, /64 or /96 prefix gives, RFC 6052 §2.2 and RFC
+ * 8215), SIIT (::ffff:0:0:0/96),
  * 6to4 (2002::/16), Teredo
  * (2001::/32, client address inverted) and the deprecated IPv4-compatible
  * form (::a.b.c.d). A gateway would deliver `http://[64:ff9b::a9fe:a9fe]/`
@@ -62,10 +63,13 @@ function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4[] {
   const last = bytes.slice(12, 16);
   const range = address.range();
   if (range === 'rfc6052') {
-    return bytes[4] === 0 && bytes[5] === 0
-      ? [v4(last)]
-      : // 64:ff9b:1::/48: the IPv4 is split around the reserved octet at bits 64-71.
-        [v4(last), v4([bytes[6], bytes[7], bytes[9], bytes[10]] as number[])];
+    if (bytes[4] === 0 && bytes[5] === 0) {
+      return [v4(last)];
+    }
+    // 64:ff9b:1::/48 may hold a prefix of any RFC 6052 length from /48 on;
+    // the IPv4 then sits, skipping the reserved octet (byte 8), in:
+    const at = (...indexes: number[]) => v4(indexes.map((i) => bytes[i] as number));
+    return [at(6, 7, 9, 10), at(7, 9, 10, 11), at(9, 10, 11, 12), v4(last)];
   }
   if (range === 'rfc6145') {
     return [v4(last)];
