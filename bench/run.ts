@@ -3,7 +3,8 @@
  * runtime against a minimal hand-written ioredis chain, in the same run, on a
  * private redis-server. Figures are machine-dependent: read the ratios.
  *
- * BENCH_EVENTS (default 100000) sets the throughput event count,
+ * BENCH_EVENTS (default 100000) sets the throughput event count per run,
+ * BENCH_THROUGHPUT_ROUNDS (default 2) the runs per chain, in ABBA order,
  * BENCH_RATE_SECONDS (default 10) the length of each chain's 1,000/s latency
  * run, split into BENCH_LATENCY_ROUNDS (default 5) alternating rounds,
  * BENCH_CONCURRENCY (default 100) each runtime stage's concurrency.
@@ -21,6 +22,7 @@ import { RedisServer } from '../test/helpers/redis-server';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
+const THROUGHPUT_ROUNDS = Math.max(1, Number(process.env.BENCH_THROUGHPUT_ROUNDS ?? 2));
 const LATENCY_ROUNDS = Math.max(1, Number(process.env.BENCH_LATENCY_ROUNDS ?? 5));
 const RATE = 1000;
 
@@ -210,8 +212,8 @@ function rawChain(url: string, prefix: string): Chain {
   };
 }
 
-async function throughput(url: string, redis: Redis, kind: 'runtime' | 'raw') {
-  const prefix = `bench:${kind}:tp`;
+async function throughput(url: string, redis: Redis, kind: 'runtime' | 'raw', round: number) {
+  const prefix = `bench:${kind}:tp:${round}`;
   const size = await prefill(redis, `${prefix}:${CHAIN[0]}`, EVENTS);
   const chain = kind === 'runtime' ? runtimeChain(url, prefix) : rawChain(url, prefix);
   collectGarbage();
@@ -222,7 +224,40 @@ async function throughput(url: string, redis: Redis, kind: 'runtime' | 'raw') {
     return (performance.now() - begun) / 1000;
   });
   await chain.stop();
+  // The next run starts from an empty server.
+  await redis.flushall();
   return { eventsPerSecond: EVENTS / seconds, seconds, size, peak };
+}
+
+type Throughput = Awaited<ReturnType<typeof throughput>>;
+
+/**
+ * Throughput of both chains over THROUGHPUT_ROUNDS runs each, in ABBA order
+ * (raw, runtime, runtime, raw, …) so that a drift in the machine's speed
+ * over the bench weighs on both alike. Events/s is over all runs of a
+ * chain together (total events / total time); RSS is the peak of any run.
+ */
+async function throughputs(url: string, redis: Redis) {
+  const runs = { runtime: [] as Throughput[], raw: [] as Throughput[] };
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round += 1) {
+    const order: Array<'runtime' | 'raw'> =
+      round % 2 === 0 ? ['raw', 'runtime'] : ['runtime', 'raw'];
+    for (const kind of order) {
+      runs[kind].push(await throughput(url, redis, kind, round));
+    }
+  }
+  const summary = (kind: 'runtime' | 'raw') => {
+    const all = runs[kind];
+    const seconds = all.reduce((sum, run) => sum + run.seconds, 0);
+    return {
+      eventsPerSecond: (EVENTS * all.length) / seconds,
+      seconds: seconds / all.length,
+      size: all[0]?.size ?? NaN,
+      peak: Math.max(...all.map((run) => run.peak)),
+      perRun: all.map((run) => run.eventsPerSecond),
+    };
+  };
+  return { runtime: summary('runtime'), raw: summary('raw') };
 }
 
 /** A full GC when node runs with --expose-gc (npm run bench does); a no-op otherwise. */
@@ -333,11 +368,10 @@ async function main(): Promise<void> {
     const version = (await redis.info('server')).match(/redis_version:(\S+)/)?.[1];
     console.log(
       `redis ${version} on port ${server.port}; ${EVENTS} events, runtime concurrency ${CONCURRENCY}/stage, ` +
+        `${THROUGHPUT_ROUNDS} throughput runs per chain, ` +
         `latency ${RATE_SECONDS}s per chain at ${RATE}/s in ${LATENCY_ROUNDS} alternating rounds`,
     );
-    const rawTp = await throughput(server.url, redis, 'raw');
-    const rtTp = await throughput(server.url, redis, 'runtime');
-    await redis.flushall();
+    const { runtime: rtTp, raw: rawTp } = await throughputs(server.url, redis);
     const { runtime: rtLat, raw: rawLat } = await latencies(server.url);
 
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -350,7 +384,7 @@ async function main(): Promise<void> {
         `${(rtTp.eventsPerSecond / rawTp.eventsPerSecond).toFixed(2)}x`,
         '>= 0.8x',
       ],
-      ['wall time (s)', rtTp.seconds.toFixed(1), rawTp.seconds.toFixed(1), '', ''],
+      ['wall time per run (s)', rtTp.seconds.toFixed(1), rawTp.seconds.toFixed(1), '', ''],
       [
         'p50 at 1,000/s (ms)',
         rtLat.p50.toFixed(1),
@@ -377,6 +411,9 @@ async function main(): Promise<void> {
     );
     console.log(table.toString());
     const rounds = (values: number[]) => values.map((v) => v.toFixed(1)).join(' ');
+    console.log(
+      `events/s per throughput run: runtime ${rounds(rtTp.perRun)}; raw ${rounds(rawTp.perRun)}`,
+    );
     console.log(
       `p99 per latency round (ms): runtime ${rounds(rtLat.roundP99)}; raw ${rounds(rawLat.roundP99)}`,
     );
