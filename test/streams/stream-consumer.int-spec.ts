@@ -64,6 +64,24 @@ describe('StreamConsumer', () => {
     }
   });
 
+  /** Runs `body` with the URL of a throwaway ACL user holding `rules`, removed afterwards. */
+  async function asAclUser(
+    name: string,
+    rules: string[],
+    body: (url: string) => Promise<void>,
+  ): Promise<void> {
+    const user = `${name}-${prefixNo}`;
+    await redis.call('ACL', 'SETUSER', user, 'on', '>secret', ...rules);
+    try {
+      const url = new URL(server.url);
+      url.username = user;
+      url.password = 'secret';
+      await body(url.toString());
+    } finally {
+      await redis.call('ACL', 'DELUSER', user);
+    }
+  }
+
   /** The group's pending count and how many stream entries lie past its last-delivered-id. */
   async function deliveryState(
     stream: string,
@@ -224,66 +242,53 @@ describe('StreamConsumer', () => {
       // queue time. Redis then discards the whole shared MULTI (EXECABORT);
       // the good entries must still be committed without a retry, and the
       // refused ones must report Redis's own reason.
-      const user = `narrow-${prefixNo}`;
-      await redis.call(
-        'ACL',
-        'SETUSER',
-        user,
-        'on',
-        '>secret',
-        `~${prefix}:deployment:*`,
-        `~${prefix}:validation:*`,
-        '&*',
-        '+@all',
-      );
-      try {
-        const url = new URL(server.url);
-        url.username = user;
-        url.password = 'secret';
-        const c = buildConsumer({
-          url: url.toString(),
-          prefix,
-          concurrency: 10,
-          handler: (message) =>
-            Promise.resolve({
-              outcome: 'ok' as const,
-              outputs: [
-                {
-                  type: message.envelope.id.startsWith('denied')
-                    ? EVENT_TYPES.dependencyChecked
-                    : EVENT_TYPES.validationCompleted,
-                  data: { of: message.envelope.id },
-                },
-              ],
-            }),
-        });
-        running.push(c);
-        const pipeline = redis.pipeline();
-        pipeline.xadd(input(), '*', ...eventFields('good-1'));
-        pipeline.xadd(input(), '*', ...eventFields('denied-1'));
-        pipeline.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
-        pipeline.xadd(input(), '*', ...eventFields('good-2'));
-        const entryIds = ((await pipeline.exec()) ?? []).map(([, id]) => id as string);
-        await c.consumer.start(() => undefined);
+      await asAclUser(
+        'narrow',
+        [`~${prefix}:deployment:*`, `~${prefix}:validation:*`, '&*', '+@all'],
+        async (url) => {
+          const c = buildConsumer({
+            url,
+            prefix,
+            concurrency: 10,
+            handler: (message) =>
+              Promise.resolve({
+                outcome: 'ok' as const,
+                outputs: [
+                  {
+                    type: message.envelope.id.startsWith('denied')
+                      ? EVENT_TYPES.dependencyChecked
+                      : EVENT_TYPES.validationCompleted,
+                    data: { of: message.envelope.id },
+                  },
+                ],
+              }),
+          });
+          running.push(c);
+          const pipeline = redis.pipeline();
+          pipeline.xadd(input(), '*', ...eventFields('good-1'));
+          pipeline.xadd(input(), '*', ...eventFields('denied-1'));
+          pipeline.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
+          pipeline.xadd(input(), '*', ...eventFields('good-2'));
+          const entryIds = ((await pipeline.exec()) ?? []).map(([, id]) => id as string);
+          await c.consumer.start(() => undefined);
 
-        await eventually(async () => (await redis.xlen(output())) === 2);
-        const outputs = await readAll(redis, output());
-        expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(['good-1', 'good-2']);
-        await eventually(() => c.logger.events('message.commit_retry').length >= 3);
-        const retries = c.logger.events('message.commit_retry');
-        // Only the refused entries retry, each with Redis's own reason.
-        expect(new Set(retries.map((l) => l.fields.entryId))).toEqual(
-          new Set([entryIds[1], entryIds[2]]),
-        );
-        for (const line of retries) {
-          expect(String(line.fields.err)).toMatch(/NOPERM/);
-        }
-        expect(await pendingCount(redis, input(), 'printery-validator')).toBe(2);
-        expect(await redis.xlen(deadLetters())).toBe(0);
-        expect(c.counters.processed).toBe(2);
-      } finally {
-        await redis.call('ACL', 'DELUSER', user);
-      }
+          await eventually(async () => (await redis.xlen(output())) === 2);
+          const outputs = await readAll(redis, output());
+          expect(outputs.map((o) => o.fields.causationid).sort()).toEqual(['good-1', 'good-2']);
+          await eventually(() => c.logger.events('message.commit_retry').length >= 3);
+          const retries = c.logger.events('message.commit_retry');
+          // Only the refused entries retry, each with Redis's own reason.
+          expect(new Set(retries.map((l) => l.fields.entryId))).toEqual(
+            new Set([entryIds[1], entryIds[2]]),
+          );
+          for (const line of retries) {
+            expect(String(line.fields.err)).toMatch(/NOPERM/);
+          }
+          expect(await pendingCount(redis, input(), 'printery-validator')).toBe(2);
+          expect(await redis.xlen(deadLetters())).toBe(0);
+          expect(c.counters.processed).toBe(2);
+        },
+      );
     });
 
     it('reads several streams in one group without exceeding its concurrency', async () => {
@@ -715,14 +720,9 @@ describe('StreamConsumer', () => {
     });
 
     it('still reads and stops when an ACL forbids CLIENT, cutting the blocked read instead', async () => {
-      const user = `no-client-${prefixNo}`;
-      await redis.call('ACL', 'SETUSER', user, 'on', '>secret', '~*', '&*', '+@all', '-client');
-      try {
-        const url = new URL(server.url);
-        url.username = user;
-        url.password = 'secret';
+      await asAclUser('no-client', ['~*', '&*', '+@all', '-client'], async (url) => {
         const c = buildConsumer({
-          url: url.toString(),
+          url,
           prefix,
           // Long blocking reads, no claim rounds: the stop finds a read in flight.
           settings: { blockMs: 5000, claimIdleMs: 60_000 },
@@ -743,9 +743,7 @@ describe('StreamConsumer', () => {
         await c.consumer.stop(Date.now() + 5000);
         expect(performance.now() - begun).toBeLessThan(1000);
         expect(c.logger.events('consumer.read_cut')).toHaveLength(1);
-      } finally {
-        await redis.call('ACL', 'DELUSER', user);
-      }
+      });
     });
 
     it('is a no-op before start', () => {
