@@ -638,39 +638,39 @@ export class StreamConsumer {
     // each so the total stays within the free slots, rotating which streams
     // come first so none starves when slots are scarce.
     const free = this.freeSlots;
-    const all = this.spec.streams.map((s) => s.stream);
+    const all = this.spec.streams;
     const k = Math.min(all.length, free);
     const offset = this.readRotation++ % all.length;
-    const streams = [...all.slice(offset), ...all.slice(0, offset)].slice(0, k);
-    const count = Math.floor(free / k);
-    const read = guard(
-      blocking,
-      blocking.call(
-        'XREADGROUP',
-        'GROUP',
-        this.spec.group,
-        this.consumerName,
-        'COUNT',
-        String(count),
-        'BLOCK',
-        String(blockMs),
-        'STREAMS',
-        ...streams,
-        ...streams.map(() => '>'),
-      ),
-      blockMs + READ_GRACE_MS,
-    ).catch((error: unknown) => {
-      if (
-        error instanceof ReplyTimeoutError &&
-        blocking.status === 'ready' &&
-        !this.loopAbort.signal.aborted
-      ) {
-        // No reply although the socket looks fine: a half-open connection.
-        // Reconnect; the lost read's entries (if any) are reclaimed when idle.
-        blocking.disconnect(true);
-      }
-      throw error;
-    });
+    const args: Array<string | number> = [
+      'GROUP',
+      this.spec.group,
+      this.consumerName,
+      'COUNT',
+      Math.floor(free / k),
+      'BLOCK',
+      blockMs,
+      'STREAMS',
+    ];
+    for (let i = 0; i < k; i += 1) {
+      args.push((all[(offset + i) % all.length] as ConsumerSpec['streams'][number]).stream);
+    }
+    for (let i = 0; i < k; i += 1) {
+      args.push('>');
+    }
+    const read = guard(blocking, blocking.call('XREADGROUP', args), blockMs + READ_GRACE_MS).catch(
+      (error: unknown) => {
+        if (
+          error instanceof ReplyTimeoutError &&
+          blocking.status === 'ready' &&
+          !this.loopAbort.signal.aborted
+        ) {
+          // No reply although the socket looks fine: a half-open connection.
+          // Reconnect; the lost read's entries (if any) are reclaimed when idle.
+          blocking.disconnect(true);
+        }
+        throw error;
+      },
+    );
     const inFlight = read.then(
       () => undefined,
       () => undefined,
@@ -688,7 +688,7 @@ export class StreamConsumer {
       return;
     }
     for (const [stream, entries] of reply as Array<[string, RawEntry[]]>) {
-      const source = this.spec.streams.find((s) => s.stream === stream);
+      const source = all[0]?.stream === stream ? all[0] : all.find((s) => s.stream === stream);
       if (!source) {
         continue;
       }
@@ -1464,28 +1464,34 @@ export class StreamConsumer {
     const commands = this.commands as Redis;
     const pipeline = commands.pipeline();
     pipeline.call('MULTI');
-    // Per entry, where its writes start in the pipeline and how many there are.
+    // Per entry: where its writes start in the pipeline, how many there
+    // are, and which of the acked streams is its own. Arrays, not Maps: a
+    // worker reads one to three streams and this runs for every batch.
     const firsts: number[] = [];
     const written: number[] = [];
-    const acks = new Map<string, string[]>();
+    const streamOf: number[] = [];
+    const ackStreams: string[] = [];
+    const ackIds: string[][] = [];
     for (const item of batch) {
       const before = pipeline.length;
       item.writes?.(pipeline);
       firsts.push(before);
       written.push(pipeline.length - before);
-      const ids = acks.get(item.task.stream);
-      if (ids) {
-        ids.push(item.task.entryId);
-      } else {
-        acks.set(item.task.stream, [item.task.entryId]);
+      let index = ackStreams.indexOf(item.task.stream);
+      if (index < 0) {
+        index = ackStreams.push(item.task.stream) - 1;
+        ackIds.push([]);
       }
+      streamOf.push(index);
+      (ackIds[index] as string[]).push(item.task.entryId);
     }
-    // Per stream, where its XACK is in the pipeline.
-    const ackAt = new Map<string, number>();
-    for (const [stream, ids] of acks) {
-      ackAt.set(stream, pipeline.length);
-      pipeline.xack(stream, this.spec.group, ...ids);
-    }
+    // Per acked stream, where its XACK is in the pipeline.
+    const ackAt: number[] = [];
+    ackStreams.forEach((stream, index) => {
+      ackAt.push(pipeline.length);
+      pipeline.xack(stream, this.spec.group, ...(ackIds[index] as string[]));
+    });
+    const ackOf = (index: number): number => ackAt[streamOf[index] as number] as number;
     pipeline.call('EXEC');
     const execIndex = pipeline.length - 1;
     const fail = (error: unknown): void => {
@@ -1505,7 +1511,7 @@ export class StreamConsumer {
         // error (the connection lost after EXEC was sent) leaves it unknown:
         // every entry goes through the XPENDING check of commit().
         if (execError.message.startsWith('EXECABORT')) {
-          this.onAborted(batch, replies, firsts, written, ackAt, execError);
+          this.onAborted(batch, replies, firsts, written, ackOf, execError);
         } else {
           fail(execError);
         }
@@ -1528,7 +1534,7 @@ export class StreamConsumer {
           }
         }
         if (failedInside === undefined) {
-          const ack: unknown = results[(ackAt.get(item.task.stream) as number) - 1];
+          const ack: unknown = results[ackOf(index) - 1];
           failedInside = ack instanceof Error ? ack : undefined;
         }
         item.done(true, failedInside);
@@ -1545,7 +1551,7 @@ export class StreamConsumer {
     replies: Array<[Error | null, unknown]>,
     firsts: number[],
     written: number[],
-    ackAt: Map<string, number>,
+    ackOf: (index: number) => number,
     execError: Error,
   ): void {
     const refusal = (from: number, count: number): Error | undefined => {
@@ -1560,8 +1566,7 @@ export class StreamConsumer {
     const retry: QueuedCommit[] = [];
     batch.forEach((item, index) => {
       const refused =
-        refusal(firsts[index] as number, written[index] as number) ??
-        refusal(ackAt.get(item.task.stream) as number, 1);
+        refusal(firsts[index] as number, written[index] as number) ?? refusal(ackOf(index), 1);
       if (refused) {
         item.done(false, refused);
       } else {
