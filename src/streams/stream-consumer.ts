@@ -1472,18 +1472,27 @@ export class StreamConsumer {
     const streamOf: number[] = [];
     const ackStreams: string[] = [];
     const ackIds: string[][] = [];
-    for (const item of batch) {
-      const before = pipeline.length;
-      item.writes?.(pipeline);
-      firsts.push(before);
-      written.push(pipeline.length - before);
-      let index = ackStreams.indexOf(item.task.stream);
-      if (index < 0) {
-        index = ackStreams.push(item.task.stream) - 1;
-        ackIds.push([]);
+    try {
+      for (const item of batch) {
+        const before = pipeline.length;
+        item.writes?.(pipeline);
+        firsts.push(before);
+        written.push(pipeline.length - before);
+        let index = ackStreams.indexOf(item.task.stream);
+        if (index < 0) {
+          index = ackStreams.push(item.task.stream) - 1;
+          ackIds.push([]);
+        }
+        streamOf.push(index);
+        (ackIds[index] as string[]).push(item.task.entryId);
       }
-      streamOf.push(index);
-      (ackIds[index] as string[]).push(item.task.entryId);
+    } catch (error) {
+      // A bug in a writes callback: nothing is sent (a half-built MULTI could
+      // write outputs without their ack); every entry takes the retry path.
+      for (const item of batch) {
+        item.done(false, error);
+      }
+      return;
     }
     // Per acked stream, where its XACK is in the pipeline.
     const ackAt: number[] = [];
