@@ -114,7 +114,8 @@ export function findOnPath(binary: string, env: NodeJS.ProcessEnv): string | und
   return undefined;
 }
 
-function freeLoopbackPort(): Promise<number> {
+/** A free TCP port on loopback, chosen by the kernel. */
+export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

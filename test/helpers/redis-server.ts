@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { freeLoopbackPort } from '../../src/redis/embedded-redis';
 
 /** One RESP command. */
 function resp(...args: string[]): string {
@@ -41,24 +42,8 @@ function answersPing(port: number, password?: string): Promise<boolean> {
   });
 }
 
-/** A free TCP port on loopback, chosen by the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') {
-          resolve(address.port);
-        } else {
-          reject(new Error('no port'));
-        }
-      });
-    });
-  });
-}
+/** A free TCP port on loopback, chosen by the kernel (the service's own helper). */
+export const freePort = freeLoopbackPort;
 
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */

@@ -40,6 +40,14 @@ describe('StreamConsumer', () => {
       outputs: [{ type: EVENT_TYPES.validationCompleted, data: { of: message.envelope.id } }],
     });
 
+  /** okHandler that also notes each envelope id it is given, in order, into `handled`. */
+  const recording =
+    (handled: string[]) =>
+    (message: InboundMessage): ReturnType<typeof okHandler> => {
+      handled.push(message.envelope.id);
+      return okHandler(message);
+    };
+
   beforeAll(async () => {
     server = await RedisServer.start();
     redis = server.client();
@@ -456,10 +464,7 @@ describe('StreamConsumer', () => {
       const c = start({
         concurrency: 1,
         settings: { maxEventBytes: 1024 },
-        handler: async (message) => {
-          handled.push(message.envelope.id);
-          return okHandler(message);
-        },
+        handler: recording(handled),
       });
       await c.consumer.start(() => undefined);
       await redis.xadd(input(), '*', 'type', 'deployment:started', 'data', '{}');
@@ -838,10 +843,7 @@ describe('StreamConsumer', () => {
       const handled: string[] = [];
       const c = start({
         settings: { blockMs: 200 },
-        handler: async (message) => {
-          handled.push(message.envelope.id);
-          return okHandler(message);
-        },
+        handler: recording(handled),
       });
       await c.consumer.start(() => undefined);
       await redis.xadd(input(), '*', ...eventFields('before-1'));
@@ -865,10 +867,7 @@ describe('StreamConsumer', () => {
 
     it('recreates from the id a previous consumer of the same worker committed', async () => {
       const handled: string[] = [];
-      const handler = async (message: InboundMessage) => {
-        handled.push(message.envelope.id);
-        return okHandler(message);
-      };
+      const handler = recording(handled);
       const first = start({ settings: { blockMs: 200 }, handler });
       await first.consumer.start(() => undefined);
       await redis.xadd(input(), '*', ...eventFields('before-1'));
@@ -896,10 +895,7 @@ describe('StreamConsumer', () => {
       await redis.xgroup('CREATE', input(), 'printery-validator', '$');
       const c = start({
         settings: { blockMs: 200 },
-        handler: async (message) => {
-          handled.push(message.envelope.id);
-          return okHandler(message);
-        },
+        handler: recording(handled),
       });
       await c.consumer.start(() => undefined);
       await redis.xgroup('DESTROY', input(), 'printery-validator');
@@ -923,10 +919,7 @@ describe('StreamConsumer', () => {
       const handled: string[] = [];
       const c = start({
         settings: { blockMs: 200 },
-        handler: async (message) => {
-          handled.push(message.envelope.id);
-          return okHandler(message);
-        },
+        handler: recording(handled),
       });
       await c.consumer.start(() => undefined);
       // As after a restart without persistence: stream and group are gone.
