@@ -270,6 +270,13 @@ function harness(
       metrics.errors,
       () => jitter,
     );
+  /** A supervisor that has run its bootstrap and finished starting its workers. */
+  const started = async (): Promise<SupervisorService> => {
+    const supervisor = create();
+    supervisor.onApplicationBootstrap();
+    await supervisor.whenStarted();
+    return supervisor;
+  };
   const worker = (name: WorkerName): FakeWorker => {
     const found = workers.find((w) => w.name === name);
     if (!found) {
@@ -296,6 +303,7 @@ function harness(
     redis,
     config,
     create,
+    started,
     worker,
     state,
     metricValue,
@@ -360,9 +368,7 @@ describe('SupervisorService', () => {
     it('does not wait for dependencies outside the selection', async () => {
       const h = harness(PIPELINE);
       h.config.supervisor.workers = ['notifier'];
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       expect(h.journal).toEqual(['start notifier']);
       expect(supervisor.getStatus().map((s) => [s.name, s.state])).toEqual([
         ['notifier', 'running'],
@@ -372,9 +378,7 @@ describe('SupervisorService', () => {
 
     it('logs each transition once with the worker name and reason', async () => {
       const h = harness([['validator', []]]);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       expect(h.events('worker.starting', 'validator')).toHaveLength(1);
       expect(h.events('worker.running', 'validator')).toHaveLength(1);
       expect(h.events('worker.running', 'validator')[0]?.fields).toMatchObject({
@@ -443,9 +447,7 @@ describe('SupervisorService', () => {
     it('restarts a crashed worker after the backoff and returns it to running', async () => {
       jitter = 0;
       const h = harness(PIPELINE);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
 
       h.worker('dependency').crash('XREADGROUP failed: connection reset');
       await h.clock.advance(0);
@@ -507,9 +509,7 @@ describe('SupervisorService', () => {
 
     it('gives up after exactly MAX_RESTART_ATTEMPTS failed restarts while the others keep running', async () => {
       const h = harness(PIPELINE, { maxRestartAttempts: 3 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       const health = h.worker('health');
       health.startMode = 'reject';
       health.crash();
@@ -543,9 +543,7 @@ describe('SupervisorService', () => {
 
     it('gives up at once when MAX_RESTART_ATTEMPTS is 0', async () => {
       const h = harness([['validator', []]], { maxRestartAttempts: 0 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('validator').crash();
       await h.clock.advance(60_000);
       expect(h.worker('validator').starts).toBe(1);
@@ -558,9 +556,7 @@ describe('SupervisorService', () => {
         maxRestartAttempts: 0,
         healthCheckIntervalMs: 5000,
       });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       const worker = h.worker('validator');
       worker.stopMode = 'gated';
       worker.healthy = false;
@@ -591,9 +587,7 @@ describe('SupervisorService', () => {
     it('resets the restart count once a worker stays healthy for the stable period', async () => {
       jitter = 0;
       const h = harness([['validator', []]], { maxRestartAttempts: 2, stablePeriodMs: 10_000 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       const worker = h.worker('validator');
 
       worker.crash();
@@ -623,9 +617,7 @@ describe('SupervisorService', () => {
     it('does not reset the count of a worker that crashes before the stable period', async () => {
       jitter = 0;
       const h = harness([['validator', []]], { maxRestartAttempts: 2, stablePeriodMs: 10_000 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       const worker = h.worker('validator');
       worker.crash();
       await h.clock.advance(9000);
@@ -642,9 +634,7 @@ describe('SupervisorService', () => {
     it('restarts a worker found unhealthy and reports it down meanwhile', async () => {
       jitter = 0;
       const h = harness(PIPELINE, { healthCheckIntervalMs: 5000 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       expect(await h.metricValue(METRIC.workerUp, { worker: 'notifier' })).toBe(1);
 
       h.worker('notifier').healthy = false;
@@ -672,9 +662,7 @@ describe('SupervisorService', () => {
 
     it('waits for Redis to come back instead of burning restarts while it is down', async () => {
       const h = harness([['validator', []]], { healthCheckIntervalMs: 5000 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.redis.ready = false;
       h.worker('validator').healthy = false;
       await h.clock.advance(20_000);
@@ -693,9 +681,7 @@ describe('SupervisorService', () => {
       // After an outage the main client often reconnects before a worker's
       // read and commit connections; that window is not a failure.
       const h = harness([['validator', []]], { healthCheckIntervalMs: 5000 });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('validator').healthy = false;
       h.worker('validator').waitingForRedis = true;
       await h.clock.advance(20_000);
@@ -711,9 +697,7 @@ describe('SupervisorService', () => {
 
     it('reports uptime and counters in the status', async () => {
       const h = harness([['validator', []]]);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       await h.clock.advance(42_000);
       expect(supervisor.getStatus()[0]).toMatchObject({
         name: 'validator',
@@ -736,9 +720,7 @@ describe('SupervisorService', () => {
   describe('in standalone mode', () => {
     it('does not restart a failed worker and asks the process to exit 1', async () => {
       const h = harness(PIPELINE, { supervised: false });
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('health').crash('run loop died: WRONGTYPE');
       await h.clock.advance(0);
       expect(h.state(supervisor, 'health')).toBe('failed');
@@ -762,9 +744,7 @@ describe('SupervisorService', () => {
   describe('when stopping', () => {
     it('stops dependants before their dependencies, independent ones in parallel', async () => {
       const h = harness(THREE_LEVELS);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       for (const name of ['validator', 'dependency', 'health', 'notifier'] as const) {
         h.worker(name).stopMode = 'gated';
       }
@@ -807,9 +787,7 @@ describe('SupervisorService', () => {
 
     it('stops every worker reading at once, while its dependants still drain', async () => {
       const h = harness(THREE_LEVELS);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('notifier').stopMode = 'gated';
       const stopped = supervisor.stopAll(h.clock.now() + 30_000);
       await h.clock.advance(10_000);
@@ -830,9 +808,7 @@ describe('SupervisorService', () => {
 
     it('does not stop reading a worker that is not live (restart pending)', async () => {
       const h = harness([['validator', []]]);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('validator').crash();
       await h.clock.advance(0);
       expect(h.state(supervisor, 'validator')).toBe('restarting');
@@ -842,9 +818,7 @@ describe('SupervisorService', () => {
 
     it('carries on draining when a worker throws from stopReading', async () => {
       const h = harness(PIPELINE);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('validator').stopReading = () => {
         throw new Error('boom');
       };
@@ -857,9 +831,7 @@ describe('SupervisorService', () => {
 
     it('does not report a stop timeout for a worker that drains for its whole budget', async () => {
       const h = harness(PIPELINE);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       for (const name of ['validator', 'dependency', 'health', 'notifier'] as const) {
         h.worker(name).stopMode = 'deadline';
       }
@@ -880,9 +852,7 @@ describe('SupervisorService', () => {
 
     it('never waits past the deadline for a worker that ignores it', async () => {
       const h = harness(PIPELINE);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('notifier').stopMode = 'never';
       let done = false;
       void supervisor.stopAll(h.clock.now() + 5000).then(() => {
@@ -904,9 +874,7 @@ describe('SupervisorService', () => {
 
     it('cancels a pending restart when shutdown arrives during the backoff', async () => {
       const h = harness([['validator', []]]);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.worker('validator').crash();
       await h.clock.advance(0);
       expect(h.state(supervisor, 'validator')).toBe('restarting');
@@ -938,9 +906,7 @@ describe('SupervisorService', () => {
 
     it('shows running workers as draining and not ready as soon as shutdown is requested', async () => {
       const h = harness([['validator', []]]);
-      const supervisor = h.create();
-      supervisor.onApplicationBootstrap();
-      await supervisor.whenStarted();
+      const supervisor = await h.started();
       h.lifecycle.requestShutdown('signal SIGTERM');
       expect(supervisor.isReady()).toBe(false);
       expect(supervisor.getStatus()[0]?.state).toBe('draining');
