@@ -1,6 +1,34 @@
 // @ts-check
 import eslint from '@eslint/js';
+import boundaries from 'eslint-plugin-boundaries';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of src/, lowest first. A folder may import its own files and
+ * folders of lower layers only: never a higher layer, nor another folder
+ * of its own layer (that is how import cycles between folders start).
+ */
+const LAYERS = [
+  ['common', 'errors'],
+  ['logging', 'net', 'domain'],
+  ['config'],
+  ['lifecycle', 'metrics'],
+  ['redis'],
+  ['streams'],
+  ['workers', 'supervisor'],
+  ['health', 'status'],
+  ['app'],
+  ['cli'],
+];
+
+const elements = LAYERS.flat().map((type) => ({ type, pattern: `src/${type}` }));
+
+const layerPolicies = LAYERS.flatMap((layer, rank) =>
+  layer.map((type) => ({
+    from: { element: { type } },
+    allow: { to: { element: { types: { anyOf: [type, ...LAYERS.slice(0, rank).flat()] } } } },
+  })),
+);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'coverage/**', 'node_modules/**', '*.js', '*.mjs'] },
@@ -20,6 +48,18 @@ export default tseslint.config(
       // Nest decorators and DI need classes whose constructors only inject.
       '@typescript-eslint/no-extraneous-class': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'boundaries/elements': elements,
+      'boundaries/include': ['src/**/*.ts'],
+      'import/resolver': { typescript: { project: './tsconfig.json' } },
+    },
+    rules: {
+      'boundaries/dependencies': ['error', { default: 'disallow', policies: layerPolicies }],
     },
   },
   {

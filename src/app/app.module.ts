@@ -4,11 +4,13 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { HealthModule } from '../health/health.module';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { StatusModule } from '../status/status.module';
 import { StreamsModule } from '../streams/streams.module';
-import { ProcessLifecycle } from './process-lifecycle.service';
+import { SupervisorModule } from '../supervisor/supervisor.module';
+import { WorkersModule } from '../workers/workers.module';
 
 const QUIET_PATHS = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
 
@@ -38,9 +40,12 @@ export class AppModule {
             quietReqLogger: true,
           },
         }),
+        // Bottom up: connections, the stream runtime and metrics, then the
+        // workers under their supervisor, then the HTTP endpoints reading it.
         RedisModule,
-        StreamsModule,
         MetricsModule,
+        StreamsModule,
+        SupervisorModule.forWorkers(WorkersModule),
         HealthModule,
         StatusModule,
       ],

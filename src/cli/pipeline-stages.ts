@@ -4,7 +4,7 @@ import {
   dependencyCheckedSchema,
   healthCheckedSchema,
   validationCompletedSchema,
-} from '../workers/shared/deployment';
+} from '../domain/deployment';
 import { formatAge } from './output';
 
 /** One stage of a deployment as `publish --wait` reports it. */

@@ -1,8 +1,8 @@
 import { Command, Option, SubCommand } from 'nest-commander';
 import semver from 'semver';
 import type { AppConfig } from '../config';
-import type { DependencySpec } from '../workers/shared/deployment';
-import { parseRegistryEntry, type RegistryEntry } from '../workers/shared/registry-entry';
+import type { DependencySpec } from '../domain/deployment';
+import { parseRegistryEntry, type RegistryEntry } from '../domain/registry-entry';
 import { EXIT } from './exit-codes';
 import {
   CommandGroup,

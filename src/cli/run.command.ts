@@ -6,7 +6,7 @@ import { Command } from 'nest-commander';
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import { AppModule } from '../app/app.module';
-import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { type AppConfig, loadConfig } from '../config';
 import { createLogger } from '../logging/logger';
 import { QuietNestLogger } from '../logging/quiet-nest-logger';

@@ -7,7 +7,7 @@ import type { AppConfig } from './app-config';
 import { SETTINGS, type SettingDef, showValue } from './settings';
 import { findCycle } from '../common/find-cycle';
 import { WORKER_NAMES } from './worker-names';
-import { allowListProblems, HostAllowList } from '../workers/shared/host-allow-list';
+import { allowListProblems, HostAllowList } from '../net/host-allow-list';
 
 /** Raw flag values as given on the command line, keyed by flag name without dashes. */
 export type FlagValues = Partial<Record<string, string | boolean>>;

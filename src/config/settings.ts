@@ -3,7 +3,7 @@ import { parseDuration } from './duration';
 import { LOG_LEVELS, RUNTIME_ENVIRONMENTS } from './app-config';
 import { WORKER_NAMES, isWorkerName } from './worker-names';
 import { redactText } from '../logging/redact';
-import { allowListProblems } from '../workers/shared/host-allow-list';
+import { allowListProblems } from '../net/host-allow-list';
 
 /** Result of parsing one raw setting value. */
 export type Parsed = { ok: true; value: unknown } | { ok: false; expected: string };

@@ -1,11 +1,11 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogLevel, RuntimeEnvironment } from '../config/app-config';
 import { redactDeep, redactText } from './redact';
 
 export interface LoggerSettings {
-  level: LogLevel;
-  environment: RuntimeEnvironment;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  /** The service's ENVIRONMENT; `development` on a terminal logs human-readable lines. */
+  environment: string;
   /** Defaults to stdout; tests pass a stream. */
   destination?: NodeJS.WritableStream;
 }

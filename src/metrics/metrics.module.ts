@@ -6,7 +6,6 @@ import {
   makeHistogramProvider,
 } from '@willsoto/nestjs-prometheus';
 import { METRIC } from './metric-names';
-import { StreamMetrics, streamGaugeProviders } from './stream-metrics';
 
 const providers = [
   makeGaugeProvider({
@@ -64,7 +63,7 @@ const providers = [
       defaultMetrics: { enabled: true },
     }),
   ],
-  providers: [...providers, StreamMetrics, ...streamGaugeProviders],
-  exports: [...providers, StreamMetrics],
+  providers,
+  exports: providers,
 })
 export class MetricsModule {}

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import Redis, { type RedisOptions } from 'ioredis';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
-import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';

@@ -1,8 +1,8 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { redactText } from '../logging/redact';
-import { StreamMetrics } from '../metrics/stream-metrics';
+import { StreamMetrics } from '../streams/stream-metrics';
 import { SupervisorService } from '../supervisor/supervisor.service';
 
 const startedAt = Date.now();

@@ -1,9 +1,8 @@
 import { Module } from '@nestjs/common';
-import { SupervisorModule } from '../supervisor/supervisor.module';
 import { StatusController } from './status.controller';
 
+/** GET /status; reads the global SupervisorService and StreamMetrics. */
 @Module({
-  imports: [SupervisorModule],
   controllers: [StatusController],
 })
 export class StatusModule {}

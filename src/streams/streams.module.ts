@@ -2,13 +2,14 @@ import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisModule } from '../redis/redis.module';
 import { StreamConsumerFactory } from './stream-consumer.factory';
+import { StreamMetrics, streamGaugeProviders } from './stream-metrics';
 import { StreamsStartup } from './streams-startup.service';
 import { StreamTopology } from './topology';
 
 /**
  * The stream runtime: startup checks and consumer groups (StreamsStartup),
- * the StreamConsumerFactory workers build their consumers with, and the
- * StreamTopology. Importing RedisModule keeps Redis connected before the
+ * the StreamConsumerFactory workers build their consumers with, the
+ * StreamTopology, and the stream gauges read at scrape time (StreamMetrics). Importing RedisModule keeps Redis connected before the
  * startup checks run.
  */
 @Global()
@@ -23,7 +24,9 @@ import { StreamTopology } from './topology';
     },
     StreamsStartup,
     StreamConsumerFactory,
+    StreamMetrics,
+    ...streamGaugeProviders,
   ],
-  exports: [StreamTopology, StreamConsumerFactory],
+  exports: [StreamTopology, StreamConsumerFactory, StreamMetrics],
 })
 export class StreamsModule {}

@@ -1,7 +1,7 @@
 import type { WorkerName } from '../config/worker-names';
 import { findCycle } from '../common/find-cycle';
 import { ConfigError } from '../errors';
-import type { WorkerLifecycle } from './worker-lifecycle';
+import type { WorkerLifecycle } from '../lifecycle/worker-lifecycle';
 
 /** The selected workers with their edges restricted to the selection. */
 export interface WorkerPlan {

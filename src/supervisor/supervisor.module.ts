@@ -1,11 +1,22 @@
-import { Module } from '@nestjs/common';
-import { WorkersModule } from '../workers/workers.module';
+import { type DynamicModule, Module, type Type } from '@nestjs/common';
 import { CLOCK, systemClock } from './clock';
 import { SupervisorService } from './supervisor.service';
 
-@Module({
-  imports: [WorkersModule],
-  providers: [SupervisorService, { provide: CLOCK, useValue: systemClock }],
-  exports: [SupervisorService],
-})
-export class SupervisorModule {}
+/**
+ * The supervisor over whatever module provides the `WORKERS` list. The
+ * composition root (AppModule) passes WorkersModule in, so this layer never
+ * imports the workers it runs. Global: the health and status endpoints read
+ * the one SupervisorService.
+ */
+@Module({})
+export class SupervisorModule {
+  static forWorkers(workers: Type | DynamicModule): DynamicModule {
+    return {
+      module: SupervisorModule,
+      global: true,
+      imports: [workers],
+      providers: [SupervisorService, { provide: CLOCK, useValue: systemClock }],
+      exports: [SupervisorService],
+    };
+  }
+}

@@ -1,12 +1,12 @@
 import type { PinoLogger } from 'nestjs-pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import type { AppConfig, WorkerName } from '../config';
 import { ConfigError } from '../errors';
 import { METRIC } from '../metrics/metric-names';
 import type { Clock, TimerHandle } from './clock';
 import { SupervisorService } from './supervisor.service';
-import type { WorkerLifecycle, WorkerProbe } from './worker-lifecycle';
+import type { WorkerLifecycle, WorkerProbe } from '../lifecycle/worker-lifecycle';
 
 // All fakes here: the supervisor's ordering, timing and bookkeeping are pure
 // logic. The real workers and Redis are covered by test/supervisor/*.e2e-spec.ts.

@@ -8,7 +8,7 @@ import {
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import type { Counter, Gauge } from 'prom-client';
-import { ProcessLifecycle } from '../app/process-lifecycle.service';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig, type WorkerName } from '../config';
 import { redactText } from '../logging/redact';
 import { METRIC } from '../metrics/metric-names';
@@ -22,7 +22,7 @@ import {
   type WorkerProbe,
   type WorkerState,
   type WorkerStatus,
-} from './worker-lifecycle';
+} from '../lifecycle/worker-lifecycle';
 
 /** Bounded `kind` label values of printery_worker_errors_total set by the supervisor. */
 export type SupervisorErrorKind =

@@ -3,7 +3,7 @@ import type { ConsumerSpec, HandlerResult, InboundMessage } from '../streams/han
 import type { StreamConsumer, WorkerCounters } from '../streams/stream-consumer';
 import type { StreamConsumerFactory } from '../streams/stream-consumer.factory';
 import { StreamTopology } from '../streams/topology';
-import type { WorkerLifecycle, WorkerProbe } from '../supervisor/worker-lifecycle';
+import type { WorkerLifecycle, WorkerProbe } from '../lifecycle/worker-lifecycle';
 
 /**
  * Base of the four workers: everything but the business logic. A subclass

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { WORKERS, type WorkerLifecycle } from '../supervisor/worker-lifecycle';
+import { WORKERS, type WorkerLifecycle } from '../lifecycle/worker-lifecycle';
 import { DependencyWorker } from './dependency/dependency.worker';
 import { HealthWorker } from './health/health.worker';
 import { NotifierWorker } from './notifier/notifier.worker';

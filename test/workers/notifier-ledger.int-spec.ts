@@ -6,8 +6,8 @@ import { StreamTopology } from '../../src/streams/topology';
 import { DeliveryLedger } from '../../src/workers/notifier/delivery-ledger';
 import type { Notification } from '../../src/workers/notifier/notification';
 import { sendNotification } from '../../src/workers/notifier/send-notification';
-import { createGuardedAgent } from '../../src/workers/shared/guarded-agent';
-import { HostAllowList } from '../../src/workers/shared/host-allow-list';
+import { createGuardedAgent } from '../../src/net/guarded-agent';
+import { HostAllowList } from '../../src/net/host-allow-list';
 import { RedisServer } from '../helpers/redis-server';
 
 // Real: redis-server (the ledger), a loopback webhook sink, undici. The

@@ -1,4 +1,4 @@
-import type { DeploymentRequest } from '../shared/deployment';
+import type { DeploymentRequest } from '../../domain/deployment';
 import { checkDependencies, findPath } from './dependency-check';
 
 function deployment(dependencies: Array<[string, string]>): DeploymentRequest {

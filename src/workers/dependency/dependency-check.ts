@@ -1,6 +1,6 @@
 import semver from 'semver';
-import type { DependencyResult, DeploymentRequest } from '../shared/deployment';
-import { parseRegistryEntry, type RegistryEntry } from '../shared/registry-entry';
+import type { DependencyResult, DeploymentRequest } from '../../domain/deployment';
+import { parseRegistryEntry, type RegistryEntry } from '../../domain/registry-entry';
 
 /**
  * A path from `from` back to `to` through `graph`, as the list of services

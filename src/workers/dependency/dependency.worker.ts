@@ -10,7 +10,7 @@ import {
   carriedDeploymentSchema,
   type DependencyChecked,
   validationCompletedSchema,
-} from '../shared/deployment';
+} from '../../domain/deployment';
 import { StreamWorker } from '../stream-worker';
 import { checkDependencies } from './dependency-check';
 

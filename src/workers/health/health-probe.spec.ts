@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Agent } from 'undici';
-import type { HealthCheckSpec } from '../shared/deployment';
-import { createGuardedAgent } from '../shared/guarded-agent';
-import { HostAllowList } from '../shared/host-allow-list';
+import type { HealthCheckSpec } from '../../domain/deployment';
+import { createGuardedAgent } from '../../net/guarded-agent';
+import { HostAllowList } from '../../net/host-allow-list';
 import { probeHealth, type ProbeOptions } from './health-probe';
 
 // Real dependencies: a loopback HTTP server and undici; nothing is faked.

@@ -1,8 +1,8 @@
 import { type Dispatcher, request } from 'undici';
 import { redactText } from '../../logging/redact';
-import type { HealthCheckSpec } from '../shared/deployment';
-import { abortableSleep, describeHttpError, findHostRefused } from '../shared/guarded-agent';
-import type { HostAllowList } from '../shared/host-allow-list';
+import type { HealthCheckSpec } from '../../domain/deployment';
+import { abortableSleep, describeHttpError, findHostRefused } from '../../net/guarded-agent';
+import type { HostAllowList } from '../../net/host-allow-list';
 
 export interface ProbeCaps {
   maxAttempts: number;

@@ -11,11 +11,11 @@ import {
   carriedDeploymentSchema,
   dependencyCheckedSchema,
   type HealthChecked,
-} from '../shared/deployment';
-import { createGuardedAgent } from '../shared/guarded-agent';
-import { handlerBudgetMs } from '../shared/handler-budget';
-import { HostAllowList } from '../shared/host-allow-list';
-import { registryEntryFor } from '../shared/registry-entry';
+} from '../../domain/deployment';
+import { createGuardedAgent } from '../../net/guarded-agent';
+import { handlerBudgetMs } from '../handler-budget';
+import { HostAllowList } from '../../net/host-allow-list';
+import { registryEntryFor } from '../../domain/registry-entry';
 import { StreamWorker } from '../stream-worker';
 import { probeHealth } from './health-probe';
 

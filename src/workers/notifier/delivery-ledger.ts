@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { NotifyTargetResult } from '../shared/deployment';
+import type { NotifyTargetResult } from '../../domain/deployment';
 
 /**
  * The Notifier's memory of what it already did for one terminal event: a

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Agent } from 'undici';
-import { createGuardedAgent } from '../shared/guarded-agent';
-import { HostAllowList } from '../shared/host-allow-list';
+import { createGuardedAgent } from '../../net/guarded-agent';
+import { HostAllowList } from '../../net/host-allow-list';
 import {
   classifyStatus,
   deliver,

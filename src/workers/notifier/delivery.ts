@@ -1,7 +1,7 @@
 import { type Dispatcher, request } from 'undici';
 import { redactText } from '../../logging/redact';
-import { abortableSleep, describeHttpError, findHostRefused } from '../shared/guarded-agent';
-import type { HostAllowList } from '../shared/host-allow-list';
+import { abortableSleep, describeHttpError, findHostRefused } from '../../net/guarded-agent';
+import type { HostAllowList } from '../../net/host-allow-list';
 
 /** What to do after one attempt. */
 export type AttemptVerdict = 'delivered' | 'retry' | 'permanent';

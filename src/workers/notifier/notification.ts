@@ -7,7 +7,7 @@ import {
   dependencyCheckedSchema,
   healthCheckedSchema,
   validationCompletedSchema,
-} from '../shared/deployment';
+} from '../../domain/deployment';
 
 /** One deployment outcome to announce; built from the terminal event that ended its pipeline. */
 export interface Notification {

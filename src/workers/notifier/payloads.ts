@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { NotifyTarget } from '../shared/deployment';
+import type { NotifyTarget } from '../../domain/deployment';
 import type { Notification } from './notification';
 
 export const SIGNATURE_HEADER = 'x-printery-signature';

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Agent } from 'undici';
-import type { NotifyTargetResult } from '../shared/deployment';
-import { createGuardedAgent } from '../shared/guarded-agent';
-import { HostAllowList } from '../shared/host-allow-list';
+import type { NotifyTargetResult } from '../../domain/deployment';
+import { createGuardedAgent } from '../../net/guarded-agent';
+import { HostAllowList } from '../../net/host-allow-list';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Notification } from './notification';
 import { targetId } from './payloads';

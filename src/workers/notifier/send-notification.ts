@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { redactUrlPath } from '../../logging/redact';
-import type { NotificationSent, NotifyTarget, NotifyTargetResult } from '../shared/deployment';
-import type { HostAllowList } from '../shared/host-allow-list';
+import type { NotificationSent, NotifyTarget, NotifyTargetResult } from '../../domain/deployment';
+import type { HostAllowList } from '../../net/host-allow-list';
 import { deliver, type RetryPolicy } from './delivery';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Notification } from './notification';

@@ -1,4 +1,4 @@
-import { HostAllowList } from '../shared/host-allow-list';
+import { HostAllowList } from '../../net/host-allow-list';
 import { jsonPath, parseDeploymentStarted, type ValidationRules } from './validator.schema';
 
 const rules: ValidationRules = {

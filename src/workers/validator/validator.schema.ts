@@ -1,10 +1,14 @@
 import semver from 'semver';
 import { z } from 'zod';
 import type { AppConfig } from '../../config/app-config';
-import { NOTIFY_TYPES, type DeploymentRequest, type ValidationError } from '../shared/deployment';
-import { HostAllowList } from '../shared/host-allow-list';
+import {
+  NOTIFY_TYPES,
+  type DeploymentRequest,
+  type ValidationError,
+} from '../../domain/deployment';
+import { HostAllowList } from '../../net/host-allow-list';
 
-export type { DeploymentRequest, ValidationError } from '../shared/deployment';
+export type { DeploymentRequest, ValidationError } from '../../domain/deployment';
 
 /** What a `deployment:started` request is checked against; build it with `validationRulesFromConfig`. */
 export interface ValidationRules {

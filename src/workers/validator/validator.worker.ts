@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../../config';
 import type { HandlerResult, InboundMessage } from '../../streams/handler';
 import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
 import { EVENT_TYPES } from '../../streams/topology';
-import type { ValidationCompleted } from '../shared/deployment';
+import type { ValidationCompleted } from '../../domain/deployment';
 import { StreamWorker } from '../stream-worker';
 import {
   parseDeploymentStarted,

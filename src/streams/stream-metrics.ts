@@ -3,9 +3,9 @@ import { getToken } from '@willsoto/nestjs-prometheus';
 import { Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
-import { type GroupStats, readGroupStats } from '../streams/stream-stats';
-import { StreamTopology } from '../streams/topology';
-import { METRIC } from './metric-names';
+import { type GroupStats, readGroupStats } from './stream-stats';
+import { StreamTopology } from './topology';
+import { METRIC } from '../metrics/metric-names';
 
 /**
  * Stream gauges are read from Redis when Prometheus scrapes, not on a timer:
