@@ -17,7 +17,7 @@ import { encodeEnvelope } from '../src/streams/envelope';
 import type { InboundMessage } from '../src/streams/handler';
 import { type ConsumerLogger, StreamConsumer } from '../src/streams/stream-consumer';
 import { EVENT_TYPES, type EventType } from '../src/streams/topology';
-import { RedisServer } from '../test/helpers/redis-server';
+import { RedisServer } from '../dev/redis-server';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { CliProcess, eventually } from '../helpers/cli-process';
-import { freePort, type RedisServer } from '../helpers/redis-server';
+import { freePort, type RedisServer } from '../../dev/redis-server';
 
 /** Environment for a spawned CLI: its own Redis and key prefixes, loopback targets allowed. */
 export function cliEnv(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
-import { freePort } from '../helpers/redis-server';
+import { freePort } from '../../dev/redis-server';
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

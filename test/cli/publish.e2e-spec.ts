@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Redis from 'ioredis';
 import { CLI, CliProcess } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import {
   cliEnv,
   deployment,

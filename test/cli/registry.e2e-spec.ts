@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliProcess } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import {
   cliEnv,
   deployment,

@@ -1,5 +1,5 @@
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
-import { RedisServer, freePort } from '../helpers/redis-server';
+import { RedisServer, freePort } from '../../dev/redis-server';
 
 /**
  * Real dependencies: the built CLI spawned as a process, a redis-server of

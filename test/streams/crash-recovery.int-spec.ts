@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type Redis from 'ioredis';
 import { EVENT_TYPES } from '../../src/streams/topology';
 import { eventually } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import { eventFields, pendingCount, readAll } from './fixtures/build-consumer';
 
 const FIXTURE = resolve(__dirname, 'fixtures', 'consumer.ts');

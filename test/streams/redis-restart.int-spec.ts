@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { InboundMessage } from '../../src/streams/handler';
 import { EVENT_TYPES } from '../../src/streams/topology';
 import { eventually } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import {
   type TestConsumer,
   buildConsumer,

@@ -5,7 +5,7 @@ import type { InboundMessage } from '../../src/streams/handler';
 import { compareStreamIds } from '../../src/streams/stream-ids';
 import { EVENT_TYPES } from '../../src/streams/topology';
 import { eventually } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import {
   type TestConsumer,
   buildConsumer,

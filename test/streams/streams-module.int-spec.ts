@@ -13,7 +13,7 @@ import { StreamsModule } from '../../src/streams/streams.module';
 import { EVENT_TYPES, StreamTopology } from '../../src/streams/topology';
 import { StreamWorker } from '../../src/workers/stream-worker';
 import { eventually } from '../helpers/cli-process';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 import { eventFields } from './fixtures/build-consumer';
 
 @Injectable()

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet, type LogLine } from '../helpers/cli-process';
-import { RedisServer, freePort } from '../helpers/redis-server';
+import { RedisServer, freePort } from '../../dev/redis-server';
 
 // Real: the built CLI (dist/main.js, with whatever workers WorkersModule
 // registers), a redis-server of our own, HTTP on loopback, OS signals.

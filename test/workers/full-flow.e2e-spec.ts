@@ -9,7 +9,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
-import { RedisServer, freePort } from '../helpers/redis-server';
+import { RedisServer, freePort } from '../../dev/redis-server';
 
 // Real: the built CLI (dist/main.js) running all four workers, a
 // redis-server of our own, loopback HTTP services for health probes and

@@ -8,7 +8,7 @@ import type { Notification } from '../../src/workers/notifier/notification';
 import { sendNotification } from '../../src/workers/notifier/send-notification';
 import { createGuardedAgent } from '../../src/net/guarded-agent';
 import { HostAllowList } from '../../src/net/host-allow-list';
-import { RedisServer } from '../helpers/redis-server';
+import { RedisServer } from '../../dev/redis-server';
 
 // Real: redis-server (the ledger), a loopback webhook sink, undici. The
 // redelivery is simulated by handling the same terminal event twice, which

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freeLoopbackPort } from '../../src/redis/embedded-redis';
+import { freeLoopbackPort } from '../src/redis/embedded-redis';
 
 /** One RESP command. */
 function resp(...args: string[]): string {
