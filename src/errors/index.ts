@@ -1,4 +1,3 @@
 export { ConfigError } from './config.error';
 export { InvalidEntryError } from './invalid-entry.error';
 export { StartupError } from './startup.error';
-export { TransientError } from './transient.error';

@@ -12,6 +12,3 @@ export const METRIC = {
   streamLength: 'printery_stream_length',
   deadLetters: 'printery_dead_letters_total',
 } as const;
-
-/** `outcome` label values of printery_events_processed_total. */
-export type ProcessOutcome = 'ok' | 'retry' | 'dead_letter' | 'skipped';
