@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { freeLoopbackPort } from '../src/redis/embedded-redis';
+import { freeLoopbackPort, throwawayRedisArgs } from '../src/redis/embedded-redis';
 
 /** One RESP command. */
 function resp(...args: string[]): string {
@@ -83,22 +83,9 @@ export class RedisServer {
 
   async start(): Promise<void> {
     const args = [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      this.dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'no',
+      ...throwawayRedisArgs(this.port, this.dir),
       '--logfile',
       '',
-      '--loglevel',
-      'warning',
       ...(this.options.password ? ['--requirepass', this.options.password] : []),
       ...(this.options.args ?? []),
     ];

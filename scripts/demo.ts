@@ -9,11 +9,12 @@
  * `redis-server` on PATH.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LoopbackSink } from '../dev/loopback-sink';
+import { freePort } from '../dev/redis-server';
+import { findOnPath } from '../src/redis/embedded-redis';
 
 const ROOT = resolve(__dirname, '..');
 const CLI = join(ROOT, 'dist', 'main.js');
@@ -25,57 +26,23 @@ interface Hook {
   failedStage: string | null;
 }
 
-function onPath(binary: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+/** The notifications the webhook sink received, as the demo prints them. */
+function hooksOf(sink: LoopbackSink): Hook[] {
+  const hooks: Hook[] = [];
+  for (const request of sink.received('/hook')) {
     try {
-      accessSync(join(dir, binary), constants.X_OK);
-      return true;
+      const payload = JSON.parse(request.body) as Partial<Hook> & { data?: Partial<Hook> };
+      const data = payload.data ?? payload;
+      hooks.push({
+        deploymentId: String(data.deploymentId),
+        outcome: String(data.outcome),
+        failedStage: data.failedStage ?? null,
+      });
     } catch {
-      return false;
+      // Not JSON; the sink only counts what it understands.
     }
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createNetServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        address && typeof address === 'object' ? done(address.port) : fail(new Error('no port')),
-      );
-    });
-  });
-}
-
-/** Health target (`/up` 200, `/down` 503) and webhook sink (`/hook`) on one loopback server. */
-async function startTargets(hooks: Hook[]): Promise<{ server: Server; base: string }> {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      if (req.url === '/hook' && req.method === 'POST') {
-        try {
-          const payload = JSON.parse(body) as Partial<Hook> & { data?: Partial<Hook> };
-          const data = payload.data ?? payload;
-          hooks.push({
-            deploymentId: String(data.deploymentId),
-            outcome: String(data.outcome),
-            failedStage: data.failedStage ?? null,
-          });
-        } catch {
-          // Not JSON; the sink only counts what it understands.
-        }
-      }
-      res.statusCode = req.url === '/down' ? 503 : 200;
-      res.end('{}');
-    });
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const address = server.address();
-  const port = address && typeof address === 'object' ? address.port : 0;
-  return { server, base: `http://127.0.0.1:${port}` };
+  }
+  return hooks;
 }
 
 /** Runs a one-shot CLI command with the terminal as its output; resolves with the exit code. */
@@ -155,7 +122,7 @@ async function waitReady(base: string): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  if (!onPath('redis-server')) {
+  if (!findOnPath('redis-server', process.env)) {
     process.stderr.write(
       'The demo needs redis-server on PATH (apt install redis-server, brew install redis).\n',
     );
@@ -168,8 +135,8 @@ async function main(): Promise<number> {
     join(dir, 'default.yaml'),
     `redis:\n  url: redis://127.0.0.1:${await freePort()}\n`,
   );
-  const hooks: Hook[] = [];
-  const targets = await startTargets(hooks);
+  // Health target (`/up` 200, `/down` 503) and webhook sink (`/hook`) on one loopback server.
+  const targets = await LoopbackSink.start();
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -273,6 +240,7 @@ async function main(): Promise<number> {
         `  exit ${outcome.code} (${meaning[outcome.code] ?? 'error'}): ${outcome.title}\n`,
       );
     }
+    const hooks = hooksOf(targets);
     process.stdout.write(`  the webhook sink received ${hooks.length} notification(s):\n`);
     for (const hook of hooks) {
       process.stdout.write(
@@ -290,7 +258,7 @@ async function main(): Promise<number> {
       service.kill('SIGTERM');
       await exited;
     }
-    await new Promise((done) => targets.server.close(done));
+    await targets.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -130,32 +130,40 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
+/**
+ * redis-server arguments for a private, throwaway server: loopback only, in
+ * the foreground, nothing persisted, quiet. The dev Redis and the test and
+ * bench servers (dev/redis-server.ts) start from these.
+ */
+export function throwawayRedisArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
 /** Starts redis-server on a free loopback port with no persistence, in a temp folder. */
 export async function startEmbeddedRedis(binary: string): Promise<EmbeddedRedis> {
   const port = await freeLoopbackPort();
   const dir = mkdtempSync(join(tmpdir(), 'printery-dev-redis-'));
   // Its own process group: a terminal's Ctrl-C must reach only this process,
   // which drains its workers against a still-running Redis and then stops it.
-  const child: ChildProcess = spawn(
-    binary,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-    ],
-    { stdio: 'ignore', detached: true },
-  );
+  const child: ChildProcess = spawn(binary, throwawayRedisArgs(port, dir), {
+    stdio: 'ignore',
+    detached: true,
+  });
   child.unref();
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { CliProcess, eventually } from '../helpers/cli-process';
 import { freePort, type RedisServer } from '../../dev/redis-server';
@@ -67,40 +66,4 @@ export async function startService(
 export async function stopService(proc: CliProcess): Promise<void> {
   proc.signal('SIGTERM');
   await proc.waitForExit(30_000);
-}
-
-/** A loopback HTTP server: `/down…` answers 503, anything else 200; records what it receives. */
-export class HttpTarget {
-  readonly requests: Array<{ method: string; url: string; body: string }> = [];
-  private readonly server: Server;
-  port = 0;
-
-  private constructor() {
-    this.server = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        this.requests.push({ method: req.method ?? '', url: req.url ?? '', body });
-        res.statusCode = req.url?.startsWith('/down') ? 503 : 200;
-        res.end('{}');
-      });
-    });
-  }
-
-  static async start(): Promise<HttpTarget> {
-    const target = new HttpTarget();
-    await new Promise<void>((resolve) => target.server.listen(0, '127.0.0.1', resolve));
-    const address = target.server.address();
-    target.port = typeof address === 'object' && address ? address.port : 0;
-    return target;
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
 }

@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { CliProcess, eventually } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
-import {
-  cliEnv,
-  deployment,
-  HttpTarget,
-  startService,
-  stopService,
-  writeJsonFile,
-} from './cli-fixtures';
+import { LoopbackSink } from '../../dev/loopback-sink';
+import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
 
 interface Letter {
   deadLetterId: string;
@@ -43,14 +37,14 @@ describe('printery-workers dlq', () => {
   let redis: RedisServer;
   let client: Redis;
   let dir: string;
-  let target: HttpTarget;
+  let target: LoopbackSink;
   let env: ReturnType<typeof cliEnv>;
   let service: Awaited<ReturnType<typeof startService>>;
 
   beforeAll(async () => {
     redis = await RedisServer.start();
     client = redis.client();
-    target = await HttpTarget.start();
+    target = await LoopbackSink.start();
     dir = mkdtempSync(join(tmpdir(), 'printery-cli-dlq-'));
     env = cliEnv(redis, { MAX_DELIVERIES: '2' });
     service = await startService(env);

@@ -5,14 +5,8 @@ import { join, resolve } from 'node:path';
 import type Redis from 'ioredis';
 import { CLI, CliProcess } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
-import {
-  cliEnv,
-  deployment,
-  HttpTarget,
-  startService,
-  stopService,
-  writeJsonFile,
-} from './cli-fixtures';
+import { LoopbackSink } from '../../dev/loopback-sink';
+import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
 
 /** Runs the built CLI with `input` on stdin (CliProcess gives its children no stdin). */
 function runWithStdin(
@@ -168,12 +162,12 @@ describe('printery-workers publish', () => {
   });
 
   describe('with the service running', () => {
-    let target: HttpTarget;
+    let target: LoopbackSink;
     let env: ReturnType<typeof cliEnv>;
     let service: Awaited<ReturnType<typeof startService>>;
 
     beforeAll(async () => {
-      target = await HttpTarget.start();
+      target = await LoopbackSink.start();
       env = cliEnv(redis);
       service = await startService(env);
     });

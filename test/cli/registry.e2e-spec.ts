@@ -3,14 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CliProcess } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
-import {
-  cliEnv,
-  deployment,
-  HttpTarget,
-  startService,
-  stopService,
-  writeJsonFile,
-} from './cli-fixtures';
+import { LoopbackSink } from '../../dev/loopback-sink';
+import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
 
 /**
  * Real dependencies: the built CLI (dist/main.js) spawned as a process, a
@@ -113,12 +107,12 @@ describe('printery-workers registry', () => {
 
   describe('with the service running', () => {
     let dir: string;
-    let target: HttpTarget;
+    let target: LoopbackSink;
     let service: Awaited<ReturnType<typeof startService>> | undefined;
 
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), 'printery-cli-registry-'));
-      target = await HttpTarget.start();
+      target = await LoopbackSink.start();
     });
 
     afterEach(async () => {

@@ -4,14 +4,8 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { CliProcess, eventually } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
-import {
-  cliEnv,
-  deployment,
-  HttpTarget,
-  startService,
-  stopService,
-  writeJsonFile,
-} from './cli-fixtures';
+import { LoopbackSink } from '../../dev/loopback-sink';
+import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
 
 interface Group {
   worker: string;
@@ -48,13 +42,13 @@ describe('printery-workers status', () => {
   let redis: RedisServer;
   let client: Redis;
   let dir: string;
-  let target: HttpTarget;
+  let target: LoopbackSink;
   let service: Awaited<ReturnType<typeof startService>> | undefined;
 
   beforeAll(async () => {
     redis = await RedisServer.start();
     client = redis.client();
-    target = await HttpTarget.start();
+    target = await LoopbackSink.start();
     dir = mkdtempSync(join(tmpdir(), 'printery-cli-status-'));
   });
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type Server, createServer } from 'node:http';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet, type LogLine } from '../helpers/cli-process';
+import { LoopbackSink, reply } from '../../dev/loopback-sink';
 import { RedisServer, freePort } from '../../dev/redis-server';
 
 // Real: the built CLI (dist/main.js, with whatever workers WorkersModule
@@ -311,13 +311,12 @@ describe('printery-workers run under the supervisor', () => {
       const probeArrived = new Promise<void>((resolve) => {
         probed = resolve;
       });
-      const target: Server = createServer((_req, res) => {
-        probed();
-        setTimeout(() => res.writeHead(200).end('ok'), 2000);
+      const target = await LoopbackSink.start({
+        answer: (_req, res) => {
+          probed();
+          setTimeout(() => reply(res, 200), 2000);
+        },
       });
-      await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
-      const address = target.address();
-      const targetPort = typeof address === 'object' && address ? address.port : 0;
       try {
         const { proc, prefix } = await startApp({ HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1' });
         const deploymentId = `dep-${randomUUID().slice(0, 8)}`;
@@ -339,7 +338,7 @@ describe('printery-workers run under the supervisor', () => {
             artifact: 'registry.example.com/billing-api:1.4.2',
             dependencies: [],
             healthCheck: {
-              url: `http://127.0.0.1:${targetPort}/health`,
+              url: target.url('/health'),
               expectedStatus: 200,
               timeoutMs: 5000,
               intervalMs: 100,
@@ -391,8 +390,7 @@ describe('printery-workers run under the supervisor', () => {
         }
         expect(logsOf(proc, 'worker.stop_timeout')).toHaveLength(0);
       } finally {
-        target.closeAllConnections();
-        await new Promise((resolve) => target.close(resolve));
+        await target.close();
       }
     });
 

@@ -1,14 +1,7 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
+import { LoopbackSink, type SinkRequest, hitsOf, reply } from '../../dev/loopback-sink';
 import { RedisServer, freePort } from '../../dev/redis-server';
 
 // Real: the built CLI (dist/main.js) running all four workers, a
@@ -18,47 +11,7 @@ import { RedisServer, freePort } from '../../dev/redis-server';
 const SECRET = 'e2e-webhook-secret-value';
 const TOTAL_TIMEOUT_MS = 90_000;
 
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-interface Loopback {
-  server: Server;
-  base: string;
-  received: Received[];
-}
-
-async function loopback(
-  host: string,
-  answer: (req: IncomingMessage, res: ServerResponse, received: Received[]) => void,
-): Promise<Loopback> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      received.push({ path: req.url ?? '', headers: req.headers, body });
-      answer(req, res, received);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
-  return { server, base: `http://${host}:${port}`, received };
-}
-
-async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-function reply(res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
-  res.writeHead(status, headers);
-  res.end(status < 300 ? 'ok' : '');
-}
-
-function validSignature(entry: Received): boolean {
+function validSignature(entry: SinkRequest): boolean {
   const header = entry.headers['x-printery-signature'];
   if (typeof header !== 'string') {
     return false;
@@ -98,51 +51,48 @@ interface NotificationData {
 let redis: RedisServer;
 let admin: Redis;
 let app: CliProcess;
-let health: Loopback;
-let sink: Loopback;
-let trap: Loopback;
+let health: LoopbackSink;
+let sink: LoopbackSink;
+let trap: LoopbackSink;
 const prefix = `e2e-flow-${randomUUID().slice(0, 8)}`;
 const registryPrefix = `${prefix}:registry`;
 const stream = (type: string) => `${prefix}:${type}`;
-
-/** Path hits so far, for "fails N times then succeeds" services. */
-function hitsOf(received: Received[], path: string): number {
-  return received.filter((r) => r.path === path).length;
-}
 
 beforeAll(async () => {
   redis = await RedisServer.start();
   admin = redis.client();
   // 127.0.0.2 is loopback too, but outside the allow-lists: it stands for
   // every host the app must never reach, and records anything that does.
-  trap = await loopback('127.0.0.2', (_req, res) => reply(res, 200));
-  health = await loopback('127.0.0.1', (req, res, received) => {
-    const path = req.url ?? '';
-    if (path === '/healthy') {
-      reply(res, 200);
-    } else if (path === '/always-503') {
-      reply(res, 503);
-    } else if (path === '/flapping') {
-      reply(res, hitsOf(received, path) <= 2 ? 503 : 200);
-    } else if (path === '/slow') {
-      setTimeout(() => reply(res, 200), 1500).unref();
-    } else if (path === '/redirect') {
-      reply(res, 302, { location: `${trap.base}/health` });
-    } else {
-      reply(res, 404);
-    }
+  trap = await LoopbackSink.start({ host: '127.0.0.2', answer: (_req, res) => reply(res, 200) });
+  health = await LoopbackSink.start({
+    answer: ({ path }, res, received) => {
+      if (path === '/healthy') {
+        reply(res, 200);
+      } else if (path === '/always-503') {
+        reply(res, 503);
+      } else if (path === '/flapping') {
+        reply(res, hitsOf(received, path) <= 2 ? 503 : 200);
+      } else if (path === '/slow') {
+        setTimeout(() => reply(res, 200), 1500).unref();
+      } else if (path === '/redirect') {
+        reply(res, 302, { location: `${trap.base}/health` });
+      } else {
+        reply(res, 404);
+      }
+    },
   });
-  sink = await loopback('127.0.0.1', (req, res, received) => {
-    const path = req.url ?? '';
-    if (path === '/hooks/flaky') {
-      reply(res, hitsOf(received, path) <= 2 ? 500 : 200);
-    } else if (path === '/hooks/bad') {
-      reply(res, 400);
-    } else if (path === '/hooks/redirect') {
-      reply(res, 307, { location: `${trap.base}/hook` });
-    } else {
-      reply(res, 200);
-    }
+  sink = await LoopbackSink.start({
+    answer: ({ path }, res, received) => {
+      if (path === '/hooks/flaky') {
+        reply(res, hitsOf(received, path) <= 2 ? 500 : 200);
+      } else if (path === '/hooks/bad') {
+        reply(res, 400);
+      } else if (path === '/hooks/redirect') {
+        reply(res, 307, { location: `${trap.base}/hook` });
+      } else {
+        reply(res, 200);
+      }
+    },
   });
 
   await admin.hset(registryPrefix + ':staging', {
@@ -204,7 +154,7 @@ afterAll(async () => {
     await app.waitForExit(20_000).catch(() => app.dispose());
   }
   admin?.disconnect();
-  await Promise.all([health, sink, trap].filter(Boolean).map((l) => closeServer(l.server)));
+  await Promise.all([health, sink, trap].filter(Boolean).map((l) => l.close()));
   await redis?.dispose();
 });
 
@@ -508,7 +458,7 @@ describe('the four workers, end to end', () => {
   });
 
   it('delivers each notification to the default webhook exactly once, signed', () => {
-    const deliveries = sink.received.filter((r) => r.path === '/hooks/default');
+    const deliveries = sink.received('/hooks/default');
     const perDeployment = new Map<string, number>();
     for (const entry of deliveries) {
       expect(validSignature(entry)).toBe(true);
@@ -521,7 +471,7 @@ describe('the four workers, end to end', () => {
   });
 
   it('retries a webhook that fails with 500 and delivers it once, same key each time', () => {
-    const attempts = sink.received.filter((r) => r.path === '/hooks/flaky');
+    const attempts = sink.received('/hooks/flaky');
     expect(attempts).toHaveLength(3);
     expect(new Set(attempts.map((a) => a.headers['idempotency-key'])).size).toBe(1);
     expect(attempts.every(validSignature)).toBe(true);
@@ -535,7 +485,7 @@ describe('the four workers, end to end', () => {
   });
 
   it('gives up on a webhook that answers 400 after one attempt', () => {
-    expect(sink.received.filter((r) => r.path === '/hooks/bad')).toHaveLength(1);
+    expect(sink.received('/hooks/bad')).toHaveLength(1);
     const [sent] = notifications.get('dep-svc-hook-bad') ?? [];
     expect(sent?.data.targets).toContainEqual(
       expect.objectContaining({ status: 'failed', attempts: 1 }),
@@ -543,7 +493,7 @@ describe('the four workers, end to end', () => {
   });
 
   it('reports refused webhook targets and never reaches a disallowed host', () => {
-    expect(trap.received).toEqual([]);
+    expect(trap.requests).toEqual([]);
     for (const id of ['dep-ssrf-hook-meta', 'dep-ssrf-hook-host']) {
       const [sent] = notifications.get(id) ?? [];
       expect([id, sent?.data.targets]).toEqual([
@@ -560,8 +510,8 @@ describe('the four workers, end to end', () => {
   });
 
   it('probes flapping and unhealthy targets as often as asked', () => {
-    expect(hitsOf(health.received, '/flapping')).toBe(3);
-    expect(hitsOf(health.received, '/always-503')).toBe(3);
+    expect(hitsOf(health.requests, '/flapping')).toBe(3);
+    expect(hitsOf(health.requests, '/always-503')).toBe(3);
   });
 
   it('leaves only the succeeded services (and the seeded ones) in the registry', async () => {

@@ -1,5 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Redis from 'ioredis';
 import type { Agent } from 'undici';
 import { StreamTopology } from '../../src/streams/topology';
@@ -8,6 +6,7 @@ import type { Notification } from '../../src/workers/notifier/notification';
 import { sendNotification } from '../../src/workers/notifier/send-notification';
 import { createGuardedAgent } from '../../src/net/guarded-agent';
 import { HostAllowList } from '../../src/net/host-allow-list';
+import { LoopbackSink, type SinkRequest } from '../../dev/loopback-sink';
 import { RedisServer } from '../../dev/redis-server';
 
 // Real: redis-server (the ledger), a loopback webhook sink, undici. The
@@ -20,9 +19,9 @@ describe('Notifier delivery ledger', () => {
   let redis: RedisServer;
   let client: Redis;
   let agent: Agent;
-  let sink: Server;
+  let sink: LoopbackSink;
   let base: string;
-  let received: Array<{ path: string; headers: IncomingHttpHeaders }>;
+  let received: SinkRequest[];
 
   beforeAll(async () => {
     redis = await RedisServer.start();
@@ -35,23 +34,14 @@ describe('Notifier delivery ledger', () => {
   });
 
   beforeEach(async () => {
-    received = [];
     agent = createGuardedAgent(allowList);
-    sink = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        received.push({ path: req.url ?? '', headers: req.headers });
-        res.statusCode = req.url === '/down' ? 503 : 200;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    sink = await LoopbackSink.start();
+    received = sink.requests;
+    base = sink.base;
   });
 
   afterEach(async () => {
-    sink.closeAllConnections();
-    await new Promise<void>((resolve) => sink.close(() => resolve()));
+    await sink.close();
     await agent.close();
     await client.flushall();
   });
