@@ -1,0 +1,329 @@
+/**
+ * `npm run bench:app`: the real application as users run it — the built
+ * service (dist/main.js) as its own process, all four workers, on a private
+ * redis-server, with a loopback health target that answers at once and a
+ * loopback webhook sink, the registry seeded — measured from outside.
+ *
+ * Each round starts a fresh service and measures: start → ready, idle RSS
+ * and CPU, one deployment at a time (XADD → its notification:sent), a
+ * burst (deployments/s, Node CPU per deployment from /proc, Redis commands
+ * per deployment from INFO, peak RSS, when each stage finished), and idle
+ * SIGTERM → exit. Figures are machine-dependent; every round is printed.
+ *
+ * BENCH_APP_ROUNDS (default 2), BENCH_APP_SEQUENTIAL (default 200),
+ * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 5).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import Table from 'cli-table3';
+import type Redis from 'ioredis';
+import { LoopbackSink } from '../dev/loopback-sink';
+import { RedisServer, freePort } from '../dev/redis-server';
+import { parseInfo } from '../src/streams/redis-checks';
+import { EVENT_TYPES } from '../src/streams/topology';
+
+const ROUNDS = Math.max(1, Number(process.env.BENCH_APP_ROUNDS ?? 2));
+const SEQUENTIAL = Number(process.env.BENCH_APP_SEQUENTIAL ?? 200);
+const BURST = Number(process.env.BENCH_APP_BURST ?? 5000);
+const IDLE_SECONDS = Number(process.env.BENCH_APP_IDLE_SECONDS ?? 5);
+const CLI = resolve(__dirname, '..', 'dist', 'main.js');
+const PREFIX = 'bench:app';
+const STAGES = [
+  EVENT_TYPES.validationCompleted,
+  EVENT_TYPES.dependencyChecked,
+  EVENT_TYPES.healthChecked,
+  EVENT_TYPES.notificationSent,
+] as const;
+/** Linux reports CPU time in clock ticks; 100 per second on every common kernel config. */
+const TICKS_PER_SECOND = 100;
+const PAGE_BYTES = 4096;
+
+const stream = (type: string): string => `${PREFIX}:${type}`;
+const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+/** utime + stime of a process in ms, and its RSS in bytes, from /proc. */
+function procStats(pid: number): { cpuMs: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rssPages = Number(fields[21]);
+  return { cpuMs: (ticks * 1000) / TICKS_PER_SECOND, rssBytes: rssPages * PAGE_BYTES };
+}
+
+async function commandsProcessed(redis: Redis): Promise<number> {
+  return Number(parseInfo(await redis.info('stats')).get('total_commands_processed'));
+}
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) {
+    return Number.NaN;
+  }
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function deployment(sink: LoopbackSink, n: number): string[] {
+  const deploymentId = `bench-${n}-${randomUUID().slice(0, 8)}`;
+  const data = {
+    deploymentId,
+    service: 'billing-api',
+    version: '1.4.2',
+    environment: 'staging',
+    artifact: 'registry.example.com/billing-api:1.4.2',
+    dependencies: [{ service: 'auth-api', version: '^2.0.0' }],
+    healthCheck: { url: sink.url('/up'), timeoutMs: 2000, intervalMs: 100, maxAttempts: 3 },
+    notify: [{ type: 'webhook', url: sink.url('/hook') }],
+    requestedBy: 'bench',
+  };
+  return [
+    'id',
+    randomUUID(),
+    'type',
+    EVENT_TYPES.deploymentStarted,
+    'source',
+    'bench',
+    'subject',
+    deploymentId,
+    'data',
+    JSON.stringify(data),
+  ];
+}
+
+interface Service {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<number | null>;
+}
+
+function spawnService(redisUrl: string, port: number, sink: LoopbackSink): Service {
+  const child = spawn(process.execPath, [CLI, 'run', '--port', String(port)], {
+    env: {
+      PATH: process.env.PATH,
+      REDIS_URL: redisUrl,
+      STREAM_PREFIX: PREFIX,
+      REGISTRY_PREFIX: `${PREFIX}:registry`,
+      ENVIRONMENT: 'development',
+      HEALTHCHECK_ALLOWED_HOSTS: sink.host,
+      NOTIFY_ALLOWED_HOSTS: sink.host,
+    },
+    // Logs go nowhere: reading them would load this process, not the service.
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, port, exited };
+}
+
+async function untilReady(service: Service, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      const answer = await fetch(`http://127.0.0.1:${service.port}/health/ready`);
+      if (answer.status === 200) {
+        return;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(10);
+  }
+  throw new Error(`service not ready within ${timeoutMs}ms`);
+}
+
+/** Waits for the next notification:sent entry after `lastId`; returns its id. */
+async function nextNotification(reader: Redis, lastId: string): Promise<string> {
+  const reply = (await reader.xread(
+    'COUNT',
+    1,
+    'BLOCK',
+    10_000,
+    'STREAMS',
+    stream(EVENT_TYPES.notificationSent),
+    lastId,
+  ));
+  const id = reply?.[0]?.[1][0]?.[0];
+  if (!id) {
+    throw new Error('no notification within 10 s');
+  }
+  return id;
+}
+
+interface RoundFigures {
+  startToReadyMs: number;
+  idleRssMb: number;
+  idleCpuPercent: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  burstPerSecond: number;
+  cpuMsPerDeployment: number;
+  commandsPerDeployment: number;
+  peakRssMb: number;
+  stageFinishS: number[];
+  sigtermToExitMs: number;
+}
+
+async function round(
+  redis: RedisServer,
+  admin: Redis,
+  reader: Redis,
+  sink: LoopbackSink,
+): Promise<RoundFigures> {
+  await admin.flushall();
+  await admin.hset(
+    `${PREFIX}:registry:staging`,
+    'auth-api',
+    JSON.stringify({
+      version: '2.3.0',
+      deploymentId: 'seed',
+      dependencies: [],
+      healthy: true,
+      updatedAt: null,
+    }),
+  );
+  const port = await freePort();
+  const spawnedAt = performance.now();
+  const service = spawnService(redis.url, port, sink);
+  const pid = service.child.pid as number;
+  await untilReady(service, 30_000);
+  const startToReadyMs = performance.now() - spawnedAt;
+
+  await sleep(1000);
+  const idleFrom = procStats(pid);
+  await sleep(IDLE_SECONDS * 1000);
+  const idleTo = procStats(pid);
+  const idleCpuPercent = ((idleTo.cpuMs - idleFrom.cpuMs) / (IDLE_SECONDS * 1000)) * 100;
+
+  const latencies: number[] = [];
+  // Redis was flushed: every notification from here on is after 0-0.
+  let lastId = '0-0';
+  for (let i = 0; i < SEQUENTIAL; i += 1) {
+    const fields = deployment(sink, i);
+    const sentAt = performance.now();
+    await admin.xadd(stream(EVENT_TYPES.deploymentStarted), '*', ...fields);
+    lastId = await nextNotification(reader, lastId);
+    latencies.push(performance.now() - sentAt);
+  }
+  latencies.sort((a, b) => a - b);
+
+  // The burst: every deployment added at once (one pipeline), then timed until all are notified.
+  const lengthsBefore = await Promise.all(STAGES.map((stage) => admin.xlen(stream(stage))));
+  const commandsBefore = await commandsProcessed(admin);
+  const cpuBefore = procStats(pid).cpuMs;
+  let peakRss = procStats(pid).rssBytes;
+  const pipeline = admin.pipeline();
+  for (let i = 0; i < BURST; i += 1) {
+    pipeline.xadd(stream(EVENT_TYPES.deploymentStarted), '*', ...deployment(sink, SEQUENTIAL + i));
+  }
+  const burstFrom = performance.now();
+  await pipeline.exec();
+  const finished: Array<number | undefined> = STAGES.map(() => undefined);
+  const deadline = burstFrom + 300_000;
+  while (finished.some((at) => at === undefined) && performance.now() < deadline) {
+    await sleep(50);
+    peakRss = Math.max(peakRss, procStats(pid).rssBytes);
+    const lengths = await Promise.all(STAGES.map((stage) => admin.xlen(stream(stage))));
+    lengths.forEach((length, i) => {
+      if (finished[i] === undefined && length - (lengthsBefore[i] ?? 0) >= BURST) {
+        finished[i] = (performance.now() - burstFrom) / 1000;
+      }
+    });
+  }
+  const burstS = finished[finished.length - 1];
+  if (burstS === undefined) {
+    throw new Error('burst did not finish within 300 s');
+  }
+  const cpuMs = procStats(pid).cpuMs - cpuBefore;
+  const commands = (await commandsProcessed(admin)) - commandsBefore;
+
+  await sleep(500);
+  const signalledAt = performance.now();
+  service.child.kill('SIGTERM');
+  const code = await service.exited;
+  const sigtermToExitMs = performance.now() - signalledAt;
+  if (code !== 0) {
+    throw new Error(`service exited with ${code} after SIGTERM`);
+  }
+  return {
+    startToReadyMs,
+    idleRssMb: idleTo.rssBytes / 2 ** 20,
+    idleCpuPercent,
+    p50: quantile(latencies, 0.5),
+    p90: quantile(latencies, 0.9),
+    p99: quantile(latencies, 0.99),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    burstPerSecond: BURST / burstS,
+    cpuMsPerDeployment: cpuMs / BURST,
+    // Includes this bench's own XADDs (one per deployment) and its XLEN polling.
+    commandsPerDeployment: commands / BURST,
+    peakRssMb: peakRss / 2 ** 20,
+    stageFinishS: finished.map((at) => at ?? Number.NaN),
+    sigtermToExitMs,
+  };
+}
+
+const ROWS: Array<[string, (r: RoundFigures) => number, number, string]> = [
+  ['start → ready (ms)', (r) => r.startToReadyMs, 0, '<= 1000'],
+  ['idle RSS (MB)', (r) => r.idleRssMb, 0, '<= 100'],
+  ['idle CPU (%)', (r) => r.idleCpuPercent, 2, ''],
+  ['one at a time: p50 (ms)', (r) => r.p50, 1, '<= 5'],
+  ['one at a time: p90 (ms)', (r) => r.p90, 1, ''],
+  ['one at a time: p99 (ms)', (r) => r.p99, 1, '<= 15'],
+  ['one at a time: max (ms)', (r) => r.max, 1, ''],
+  ['burst: deployments/s', (r) => r.burstPerSecond, 0, '>= 600'],
+  ['burst: Node CPU per deployment (ms)', (r) => r.cpuMsPerDeployment, 2, '<= 1.5'],
+  ['burst: Redis commands per deployment', (r) => r.commandsPerDeployment, 1, ''],
+  ['burst: peak RSS (MB)', (r) => r.peakRssMb, 0, ''],
+  ...STAGES.map((stage, i): [string, (r: RoundFigures) => number, number, string] => [
+    `burst: ${stage} done at (s)`,
+    (r) => r.stageFinishS[i] ?? Number.NaN,
+    2,
+    '',
+  ]),
+  ['idle SIGTERM → exit (ms)', (r) => r.sigtermToExitMs, 0, ''],
+];
+
+async function main(): Promise<void> {
+  const redis = await RedisServer.start();
+  const admin = redis.client();
+  const reader = redis.client();
+  const sink = await LoopbackSink.start();
+  const rounds: RoundFigures[] = [];
+  try {
+    const info = parseInfo(await admin.info('server'));
+    process.stdout.write(
+      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds, each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}\n`,
+    );
+    for (let i = 0; i < ROUNDS; i += 1) {
+      rounds.push(await round(redis, admin, reader, sink));
+      process.stdout.write(`round ${i + 1} done\n`);
+    }
+  } finally {
+    admin.disconnect();
+    reader.disconnect();
+    await sink.close();
+    await redis.dispose();
+  }
+  const table = new Table({
+    head: ['figure', ...rounds.map((_, i) => `round ${i + 1}`), 'median', 'goal'],
+  });
+  for (const [label, pick, digits, goal] of ROWS) {
+    const values = rounds.map(pick);
+    const sorted = [...values].sort((a, b) => a - b);
+    const median =
+      sorted.length % 2 === 1
+        ? (sorted[(sorted.length - 1) / 2] as number)
+        : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
+    table.push([label, ...values.map((v) => v.toFixed(digits)), median.toFixed(digits), goal]);
+  }
+  process.stdout.write(`${table.toString()}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench:app failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exit(1);
+});
