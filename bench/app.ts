@@ -133,7 +133,7 @@ async function untilReady(service: Service, timeoutMs: number): Promise<void> {
 
 /** Waits for the next notification:sent entry after `lastId`; returns its id. */
 async function nextNotification(reader: Redis, lastId: string): Promise<string> {
-  const reply = (await reader.xread(
+  const reply = await reader.xread(
     'COUNT',
     1,
     'BLOCK',
@@ -141,7 +141,7 @@ async function nextNotification(reader: Redis, lastId: string): Promise<string> 
     'STREAMS',
     stream(EVENT_TYPES.notificationSent),
     lastId,
-  ));
+  );
   const id = reply?.[0]?.[1][0]?.[0];
   if (!id) {
     throw new Error('no notification within 10 s');
