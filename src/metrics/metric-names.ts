@@ -10,5 +10,9 @@ export const METRIC = {
   streamPending: 'printery_stream_pending',
   streamLag: 'printery_stream_lag',
   streamLength: 'printery_stream_length',
+  streamOldestPendingAge: 'printery_stream_oldest_pending_age_seconds',
   deadLetters: 'printery_dead_letters_total',
+  deployments: 'printery_deployments_total',
+  notifications: 'printery_notifications_total',
+  redisUp: 'printery_redis_up',
 } as const;

@@ -49,6 +49,16 @@ const providers = [
     help: 'Entries moved to the dead-letter stream',
     labelNames: ['worker', 'reason'],
   }),
+  makeCounterProvider({
+    name: METRIC.deployments,
+    help: 'Deployments that reached a terminal outcome, counted once per terminal event by the Notifier',
+    labelNames: ['outcome', 'failed_stage'],
+  }),
+  makeCounterProvider({
+    name: METRIC.notifications,
+    help: 'Notification targets settled, by target type and result',
+    labelNames: ['type', 'result'],
+  }),
 ];
 
 /**

@@ -1,9 +1,10 @@
 import { Global, Module } from '@nestjs/common';
+import { redisUpGaugeProvider } from './redis-metrics';
 import { RedisService } from './redis.service';
 
 @Global()
 @Module({
-  providers: [RedisService],
+  providers: [RedisService, redisUpGaugeProvider],
   exports: [RedisService],
 })
 export class RedisModule {}

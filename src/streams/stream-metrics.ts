@@ -3,18 +3,20 @@ import { getToken } from '@willsoto/nestjs-prometheus';
 import { Gauge } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { RedisService } from '../redis/redis.service';
-import { type GroupStats, readGroupStats } from './stream-stats';
+import { type GroupGauges, type StreamSnapshot, readStreamSnapshot } from './stream-stats';
 import { StreamTopology } from './topology';
 import { METRIC } from '../metrics/metric-names';
 
+const EMPTY: StreamSnapshot = { lengths: [], groups: [] };
+
 /**
  * Stream gauges are read from Redis when Prometheus scrapes, not on a timer:
- * one XLEN/XINFO pipeline per scrape, shared by the three gauges.
+ * one pipeline per scrape, shared by the four gauges (and by /status).
  */
 @Injectable()
 export class StreamMetrics {
   private readonly topology: StreamTopology;
-  private inFlight: Promise<GroupStats[]> | undefined;
+  private inFlight: Promise<StreamSnapshot> | undefined;
 
   constructor(
     private readonly redis: RedisService,
@@ -23,17 +25,22 @@ export class StreamMetrics {
     this.topology = new StreamTopology(config.streams.prefix, config.streams.registryPrefix);
   }
 
-  /** Current stats; concurrent callers within one scrape share a single read. */
-  stats(): Promise<GroupStats[]> {
+  /** Current snapshot; concurrent callers within one scrape share a single read. */
+  snapshot(): Promise<StreamSnapshot> {
     if (!this.redis.isReady()) {
-      return Promise.resolve([]);
+      return Promise.resolve(EMPTY);
     }
-    this.inFlight ??= readGroupStats(this.redis.client, this.topology).finally(() => {
+    this.inFlight ??= readStreamSnapshot(this.redis.client, this.topology).finally(() => {
       setTimeout(() => {
         this.inFlight = undefined;
       }, 250).unref();
     });
     return this.inFlight;
+  }
+
+  /** Each worker's (stream, group): length, pending, lag, oldest pending age. */
+  async stats(): Promise<GroupGauges[]> {
+    return (await this.snapshot()).groups;
   }
 }
 
@@ -41,7 +48,7 @@ function streamGauge(
   name: string,
   help: string,
   labelNames: string[],
-  fill: (gauge: Gauge, stats: GroupStats[]) => void,
+  fill: (gauge: Gauge, snapshot: StreamSnapshot) => void,
 ): Provider {
   return {
     provide: getToken(name),
@@ -54,12 +61,24 @@ function streamGauge(
         async collect() {
           this.reset();
           try {
-            fill(this, await metrics.stats());
+            fill(this, await metrics.snapshot());
           } catch {
-            // Redis unavailable: the gauges stay empty; readiness reports the outage.
+            // Redis unavailable: the gauges stay empty; printery_redis_up and readiness report it.
           }
         },
       }),
+  };
+}
+
+/** Sets one series per existing (stream, group); a group not created yet has none. */
+function perGroup(value: (group: GroupGauges) => number | null) {
+  return (gauge: Gauge, { groups }: StreamSnapshot): void => {
+    for (const group of groups) {
+      const v = value(group);
+      if (group.exists && v !== null) {
+        gauge.set({ stream: group.stream, group: group.group }, v);
+      }
+    }
   };
 }
 
@@ -68,27 +87,28 @@ export const streamGaugeProviders: Provider[] = [
     METRIC.streamPending,
     'Entries delivered to the group but not acknowledged',
     ['stream', 'group'],
-    (gauge, stats) => {
-      for (const s of stats) {
-        gauge.set({ stream: s.stream, group: s.group }, s.pending);
-      }
-    },
+    perGroup((group) => group.pending),
   ),
   streamGauge(
     METRIC.streamLag,
-    'Entries not yet delivered to the group',
+    'Entries not yet delivered to the group (Redis 7 and later)',
     ['stream', 'group'],
-    (gauge, stats) => {
-      for (const s of stats) {
-        if (s.lag !== null) {
-          gauge.set({ stream: s.stream, group: s.group }, s.lag);
-        }
+    perGroup((group) => group.lag),
+  ),
+  streamGauge(
+    METRIC.streamOldestPendingAge,
+    "Age of the group's oldest unacknowledged entry (by its id, on Redis's clock); 0 when none is pending",
+    ['stream', 'group'],
+    perGroup((group) => (group.oldestPendingAgeMs ?? 0) / 1000),
+  ),
+  streamGauge(
+    METRIC.streamLength,
+    'Entries in the stream; every stream the service reads or writes, the dead-letter stream included',
+    ['stream'],
+    (gauge, { lengths }) => {
+      for (const { stream, length } of lengths) {
+        gauge.set({ stream }, length);
       }
     },
   ),
-  streamGauge(METRIC.streamLength, 'Entries in the stream', ['stream'], (gauge, stats) => {
-    for (const s of stats) {
-      gauge.set({ stream: s.stream }, s.length);
-    }
-  }),
 ];

@@ -70,6 +70,11 @@ export class StreamTopology {
     }));
   }
 
+  /** Every stream the service reads or writes: each stage's stream and the dead-letter stream. */
+  allStreams(): string[] {
+    return [...Object.values(EVENT_TYPES).map((type) => this.stream(type)), this.deadLetterStream];
+  }
+
   /** Every (stream, group) pair of the four workers, whatever subset runs here. */
   allReads(): StreamGroup[] {
     return WORKER_NAMES.flatMap((worker) => this.readsOf(worker));

@@ -60,9 +60,11 @@ describe('printery-workers run', () => {
     const down = await httpGet(`${base}/health/ready`);
     expect(down.body).toMatchObject({ status: 'error', error: { redis: { status: 'down' } } });
     expect((await httpGet(`${base}/health/live`)).status).toBe(200);
+    expect((await httpGet(`${base}/metrics`)).text).toMatch(/^printery_redis_up 0$/m);
 
     await redis.start();
     await eventually(async () => (await httpGet(`${base}/health/ready`)).status === 200, 20_000);
+    expect((await httpGet(`${base}/metrics`)).text).toMatch(/^printery_redis_up 1$/m);
     expect(proc.child.exitCode).toBeNull();
   });
 

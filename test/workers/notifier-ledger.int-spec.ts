@@ -61,7 +61,9 @@ describe('Notifier delivery ledger', () => {
     targets,
   });
 
-  const send = (n: Notification) =>
+  const ledger = () => new DeliveryLedger(client, (id) => topology.deliveryKey(id), 60_000);
+
+  const send = (n: Notification, settled: Array<[string, boolean]> = []) =>
     sendNotification(n, {
       dispatcher: agent,
       allowList,
@@ -69,8 +71,9 @@ describe('Notifier delivery ledger', () => {
       requestTimeoutMs: 1000,
       webhookSecret: 'ledger-secret',
       defaultWebhookUrls: [`${base}/default`],
-      ledger: new DeliveryLedger(client, (id) => topology.deliveryKey(id), 60_000),
+      ledger: ledger(),
       signal: new AbortController().signal,
+      onTargetSettled: (result, previously) => settled.push([result.status, previously]),
     });
 
   it('does not send again to targets already done when the event is redelivered', async () => {
@@ -94,6 +97,25 @@ describe('Notifier delivery ledger', () => {
       ['slack', 'delivered', 1],
       ['webhook', 'failed', 2],
       ['webhook', 'delivered', 1],
+    ]);
+  });
+
+  it('counts a terminal event once however often it is handled, and reports targets settled before', async () => {
+    const n = notification([{ type: 'webhook', url: `${base}/down` }]);
+    const settled: Array<[string, boolean]> = [];
+    const first = await send(n, settled);
+    expect(await ledger().countOnce(n.terminalEventId)).toBe(true);
+    const again = await send(n, settled);
+    expect(await ledger().countOnce(n.terminalEventId)).toBe(false);
+
+    // The count's mark is not a target: the redelivery sees the same two results.
+    expect(again).toEqual(first);
+    // Targets settle in parallel, in any order.
+    expect(settled.map((entry) => entry.join(' ')).sort()).toEqual([
+      'delivered false',
+      'delivered true',
+      'failed false',
+      'failed true',
     ]);
   });
 

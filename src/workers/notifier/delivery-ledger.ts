@@ -1,5 +1,8 @@
-import type Redis from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { NotifyTargetResult } from '../../domain/deployment';
+
+/** Ledger field marking the notification as counted; target ids are hex, so it cannot clash. */
+const COUNTED_FIELD = 'counted';
 
 /**
  * The Notifier's memory of what it already did for one terminal event: a
@@ -19,6 +22,9 @@ export class DeliveryLedger {
     const raw = await this.redis.hgetall(this.keyOf(terminalEventId));
     const out = new Map<string, NotifyTargetResult>();
     for (const [field, value] of Object.entries(raw)) {
+      if (field === COUNTED_FIELD) {
+        continue;
+      }
       try {
         out.set(field, JSON.parse(value) as NotifyTargetResult);
       } catch {
@@ -31,14 +37,30 @@ export class DeliveryLedger {
   /** Records a target's final result; the TTL bounds how long redeliveries are recognised. */
   async record(terminalEventId: string, target: string, result: NotifyTargetResult): Promise<void> {
     const key = this.keyOf(terminalEventId);
-    const replies = await this.redis
-      .multi()
-      .hset(key, target, JSON.stringify(result))
-      .pexpire(key, this.ttlMs)
-      .exec();
-    const failed = replies?.find(([error]) => error !== null);
+    await this.exec(
+      this.redis.multi().hset(key, target, JSON.stringify(result)).pexpire(key, this.ttlMs),
+    );
+  }
+
+  /**
+   * True on the first call for a terminal event (within the TTL), false on
+   * every later one, so that a redelivered or duplicated terminal event
+   * counts once in printery_deployments_total.
+   */
+  async countOnce(terminalEventId: string): Promise<boolean> {
+    const key = this.keyOf(terminalEventId);
+    const replies = await this.exec(
+      this.redis.multi().hsetnx(key, COUNTED_FIELD, '1').pexpire(key, this.ttlMs),
+    );
+    return replies[0]?.[1] === 1;
+  }
+
+  private async exec(multi: ChainableCommander): Promise<Array<[Error | null, unknown]>> {
+    const replies = (await multi.exec()) ?? [];
+    const failed = replies.find(([error]) => error !== null);
     if (failed?.[0]) {
       throw failed[0];
     }
+    return replies;
   }
 }

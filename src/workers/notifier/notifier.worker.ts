@@ -1,7 +1,10 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Counter } from 'prom-client';
 import type { Agent } from 'undici';
 import { APP_CONFIG, type AppConfig } from '../../config';
+import { METRIC } from '../../metrics/metric-names';
 import { RedisService } from '../../redis/redis.service';
 import type { HandlerResult, InboundMessage } from '../../streams/handler';
 import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
@@ -12,6 +15,7 @@ import { HostAllowList } from '../../net/host-allow-list';
 import { StreamWorker } from '../stream-worker';
 import { DeliveryLedger } from './delivery-ledger';
 import { notificationFor } from './notification';
+import { NotifierMetrics } from './notifier-metrics';
 import { sendNotification } from './send-notification';
 
 /** Longest wait between delivery attempts, Retry-After included. */
@@ -28,12 +32,15 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
   private readonly allowList: HostAllowList;
   private readonly agent: Agent;
   private readonly ledger: DeliveryLedger;
+  private readonly metrics: NotifierMetrics;
 
   constructor(
     consumers: StreamConsumerFactory,
     @Inject(APP_CONFIG) config: AppConfig,
     redis: RedisService,
     @InjectPinoLogger(NotifierWorker.name) private readonly logger: PinoLogger,
+    @InjectMetric(METRIC.deployments) deployments: Counter,
+    @InjectMetric(METRIC.notifications) notifications: Counter,
   ) {
     super('notifier', consumers, config);
     this.allowList = new HostAllowList(config.validation.notifyAllowedHosts);
@@ -43,6 +50,10 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       (id) => this.topology.deliveryKey(id),
       config.notify.dedupeTtlMs,
     );
+    this.metrics = new NotifierMetrics(deployments, notifications);
+    if (config.supervisor.workers.includes(this.name)) {
+      this.metrics.seed();
+    }
   }
 
   async handle(message: InboundMessage): Promise<HandlerResult> {
@@ -66,6 +77,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       ledger: this.ledger,
       signal: message.signal,
       deadline,
+      onTargetSettled: (result, previously) => this.metrics.target(result, previously),
       onTargetFailed: (result, error) =>
         this.logger.warn(
           {
@@ -79,6 +91,11 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
           'notification target not delivered',
         ),
     });
+    // Once per terminal event, not per handling: a redelivery (commit lost,
+    // crash before the ack) or a duplicated terminal event is not a second deployment.
+    if (await this.ledger.countOnce(notification.terminalEventId)) {
+      this.metrics.deployment(notification);
+    }
     this.logger.info(
       {
         event: 'notification.sent',

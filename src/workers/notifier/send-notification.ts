@@ -29,6 +29,11 @@ export interface SendNotificationOptions {
   deadline?: number;
   /** Told about each target that was not delivered, for a warning log line. */
   onTargetFailed?: (result: NotifyTargetResult, error: string | null) => void;
+  /**
+   * Told about every target once its result is known, for the metrics;
+   * `previously` when an earlier delivery of this notification settled it.
+   */
+  onTargetSettled?: (result: NotifyTargetResult, previously: boolean) => void;
 }
 
 const USER_AGENT = 'printery-workers/notifier';
@@ -81,6 +86,7 @@ export async function sendNotification(
       const id = targetId(target);
       const previous = done.get(id);
       if (previous) {
+        options.onTargetSettled?.(previous, true);
         return previous;
       }
       const body = bodies[target.type];
@@ -109,6 +115,8 @@ export async function sendNotification(
         status: outcome.status,
         attempts: outcome.attempts,
       };
+      // Counted before the record: the request went out even if recording it fails.
+      options.onTargetSettled?.(result, false);
       await options.ledger.record(notification.terminalEventId, id, result);
       if (outcome.status !== 'delivered') {
         options.onTargetFailed?.(result, outcome.error);
