@@ -125,6 +125,42 @@ export function harness(
   };
   const events = (event: string, name?: WorkerName) =>
     logs.filter((l) => l.fields.event === event && (!name || l.fields.worker === name));
+  /**
+   * Resolves once every selected worker is running and healthy; rejects when
+   * `timeoutMs` passes first on the fake clock, when a worker has failed for
+   * good, or when shutdown begins.
+   */
+  const waitForHealthy = (supervisor: SupervisorService, timeoutMs: number): Promise<void> => {
+    const deadline = clock.now() + timeoutMs;
+    return new Promise((resolve, reject) => {
+      const poll = (): void => {
+        const status = supervisor.getStatus();
+        if (supervisor.isReady()) {
+          resolve();
+          return;
+        }
+        const failed = status.filter((w) => w.state === 'failed');
+        if (failed.length > 0) {
+          const names = failed.map((w) => `${w.name} (${w.lastError})`);
+          reject(new Error(`workers failed: ${names.join(', ')}`));
+          return;
+        }
+        if (lifecycle.shuttingDown) {
+          reject(new Error('shutting down'));
+          return;
+        }
+        if (clock.now() >= deadline) {
+          const waiting = status
+            .filter((w) => !(w.state === 'running' && w.healthy))
+            .map((w) => `${w.name} (${w.state})`);
+          reject(new Error(`not healthy within ${timeoutMs}ms: ${waiting.join(', ')}`));
+          return;
+        }
+        clock.setTimeout(poll, Math.min(50, Math.max(1, deadline - clock.now())));
+      };
+      poll();
+    });
+  };
   const h = {
     /** What the backoff's random source returns; pin it before the restarts happen. */
     jitter: 0,
@@ -140,6 +176,7 @@ export function harness(
     state,
     metricValue,
     events,
+    waitForHealthy,
   };
   return h;
 }

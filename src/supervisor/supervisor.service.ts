@@ -183,46 +183,6 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
     return this.starting ?? Promise.resolve();
   }
 
-  /**
-   * Resolves once every selected worker is running and healthy; rejects when
-   * `timeoutMs` passes first, when a worker has failed for good, or when
-   * shutdown begins.
-   */
-  waitForHealthy(timeoutMs: number): Promise<void> {
-    const deadline = this.clock.now() + timeoutMs;
-    return new Promise((resolve, reject) => {
-      const poll = (): void => {
-        const status = this.getStatus();
-        if (this.isReady()) {
-          resolve();
-          return;
-        }
-        const failed = status.filter((worker) => worker.state === 'failed');
-        if (failed.length > 0) {
-          reject(
-            new Error(
-              `workers failed: ${failed.map((w) => `${w.name} (${w.lastError})`).join(', ')}`,
-            ),
-          );
-          return;
-        }
-        if (this.lifecycle.shuttingDown || this.stopRequested) {
-          reject(new Error('shutting down'));
-          return;
-        }
-        if (this.clock.now() >= deadline) {
-          const waiting = status
-            .filter((worker) => !(worker.state === 'running' && worker.healthy))
-            .map((worker) => `${worker.name} (${worker.state})`);
-          reject(new Error(`not healthy within ${timeoutMs}ms: ${waiting.join(', ')}`));
-          return;
-        }
-        this.clock.setTimeout(poll, Math.min(50, Math.max(1, deadline - this.clock.now())));
-      };
-      poll();
-    });
-  }
-
   /** Readiness: every selected worker running and healthy, and no shutdown under way. */
   isReady(): boolean {
     return (

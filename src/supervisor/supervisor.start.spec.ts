@@ -117,7 +117,7 @@ describe('SupervisorService', () => {
           'dependency validator is not running',
         );
       }
-      await expect(supervisor.waitForHealthy(1000)).rejects.toThrow(/failed/);
+      await expect(h.waitForHealthy(supervisor, 1000)).rejects.toThrow(/failed/);
       await supervisor.stopAll(h.clock.now() + 1000);
     });
   });
@@ -129,7 +129,7 @@ describe('SupervisorService', () => {
       const supervisor = h.create();
       supervisor.onApplicationBootstrap();
       let healthy = false;
-      const wait = supervisor.waitForHealthy(10_000).then(() => {
+      const wait = h.waitForHealthy(supervisor, 10_000).then(() => {
         healthy = true;
       });
       await h.clock.advance(500);
@@ -146,7 +146,7 @@ describe('SupervisorService', () => {
       h.worker('validator').startMode = 'gated';
       const supervisor = h.create();
       supervisor.onApplicationBootstrap();
-      const wait = supervisor.waitForHealthy(1000);
+      const wait = h.waitForHealthy(supervisor, 1000);
       const outcome = expect(wait).rejects.toThrow(
         'not healthy within 1000ms: validator (starting), dependency (stopped)',
       );
