@@ -3,6 +3,8 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import type { AppConfig, WorkerName } from '../config';
 import { METRIC } from '../metrics/metric-names';
+import { RestartPolicy } from './restart-policy';
+import { SupervisorMetrics } from './supervisor-metrics';
 import { SupervisorService } from './supervisor.service';
 import { FakeClock, FakeWorker } from './fakes.harness';
 
@@ -94,11 +96,9 @@ export function harness(
       fakeLogger(logs),
       clock,
       redis,
-      metrics.up,
-      metrics.restarts,
-      metrics.uptime,
-      metrics.errors,
-      () => h.jitter,
+      new SupervisorMetrics(metrics.up, metrics.restarts, metrics.uptime, metrics.errors),
+      // The backoff's random source reads the pinned jitter.
+      new RestartPolicy(config.supervisor, () => h.jitter),
     );
   /** A supervisor that has run its bootstrap and finished starting its workers. */
   const started = async (): Promise<SupervisorService> => {

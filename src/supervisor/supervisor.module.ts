@@ -1,5 +1,8 @@
 import { type DynamicModule, Module, type Type } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config';
 import { CLOCK, systemClock } from './clock';
+import { RestartPolicy } from './restart-policy';
+import { SupervisorMetrics } from './supervisor-metrics';
 import { SupervisorService } from './supervisor.service';
 
 /**
@@ -15,7 +18,16 @@ export class SupervisorModule {
       module: SupervisorModule,
       global: true,
       imports: [workers],
-      providers: [SupervisorService, { provide: CLOCK, useValue: systemClock }],
+      providers: [
+        SupervisorService,
+        SupervisorMetrics,
+        {
+          provide: RestartPolicy,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => new RestartPolicy(config.supervisor),
+        },
+        { provide: CLOCK, useValue: systemClock },
+      ],
       exports: [SupervisorService],
     };
   }
