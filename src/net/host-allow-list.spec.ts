@@ -111,6 +111,15 @@ describe('HostAllowList', () => {
       expect(open.checkResolvedAddress('93.184.216.34')).toEqual({ allowed: true });
     });
 
+    it('refuses what DNS cannot name, so extra trailing dots hide no metadata host', () => {
+      expect(open.checkUrl('http://metadata../')).toEqual({
+        allowed: false,
+        reason: 'host metadata. is not a valid host name',
+      });
+      expect(open.checkUrl('http://169.254.169.254../').allowed).toBe(false);
+      expect(open.checkUrl('http://hooks.example.com./x')).toEqual({ allowed: true });
+    });
+
     it('refuses private, loopback and metadata addresses', () => {
       expect(open.checkUrl('http://127.0.0.1/').allowed).toBe(false);
       expect(open.checkUrl('http://10.0.0.1/').allowed).toBe(false);

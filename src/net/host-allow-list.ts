@@ -196,6 +196,11 @@ export class HostAllowList {
     if (METADATA_HOSTNAMES.has(host)) {
       return { allowed: false, reason: `host ${host} is a cloud metadata host` };
     }
+    // What DNS cannot name is refused before "any public host" can let it
+    // through: `metadata..` or `169.254.169.254..` slip past the checks above.
+    if (!HOSTNAME.test(host)) {
+      return { allowed: false, reason: `host ${host} is not a valid host name` };
+    }
     if (this.anyPublicHost) {
       return { allowed: true };
     }
