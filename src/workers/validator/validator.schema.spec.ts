@@ -221,6 +221,52 @@ describe('parseDeploymentStarted', () => {
     ]);
   });
 
+  it('refuses more notify targets, dependencies or URL characters than a request may ask for', () => {
+    const many = (count: number) => Array.from({ length: count }, (_, i) => i);
+    expect(
+      errorsFor((r) => {
+        r.notify = many(21).map((i) => ({
+          type: 'webhook',
+          url: `https://hooks.example.com/${i}`,
+        }));
+        r.dependencies = many(101).map((i) => ({ service: `dep-${i}`, version: '*' }));
+        r.healthCheck = { url: `http://billing-api.staging.internal/${'a'.repeat(2048)}` };
+      }),
+    ).toEqual([
+      { path: '$.dependencies', message: 'must have at most 100 items' },
+      { path: '$.healthCheck.url', message: 'must be at most 2048 characters' },
+      { path: '$.notify', message: 'must have at most 20 items' },
+    ]);
+  });
+
+  it('refuses a document nested deeper than 32 levels, once, at the first level too deep', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10_000; i++) {
+      deep = [deep];
+    }
+    expect(errorsFor((r) => (r.labels = { team: deep }))).toEqual([
+      { path: `$.labels.team${'[0]'.repeat(30)}`, message: 'is nested deeper than 32 levels' },
+    ]);
+  });
+
+  it('refuses prototype keys, so no field can hide behind __proto__', () => {
+    const request = validRequest();
+    delete request.service;
+    const hidden = JSON.parse(
+      JSON.stringify(request).replace(/^\{/, '{"__proto__":{"service":"billing-api"},'),
+    ) as unknown;
+    expect(parseDeploymentStarted(hidden, rules)).toEqual({
+      ok: false,
+      errors: [
+        { path: '$.service', message: 'is required' },
+        { path: '$.__proto__', message: 'is not an allowed key' },
+      ],
+    });
+    expect(
+      errorsFor((r) => Object.assign(r.healthCheck as object, { constructor: { x: 1 } })),
+    ).toEqual([{ path: '$.healthCheck.constructor', message: 'is not an allowed key' }]);
+  });
+
   it('refuses a notify target of an unknown type', () => {
     expect(
       errorsFor((r) => (r.notify = [{ type: 'email', url: 'https://hooks.example.com/x' }])),

@@ -7,8 +7,10 @@ import {
   type ValidationError,
 } from '../../domain/deployment';
 import { HostAllowList } from '../../net/host-allow-list';
+import { documentProblems, jsonPath } from './request-shape';
 
 export type { DeploymentRequest, ValidationError } from '../../domain/deployment';
+export { jsonPath } from './request-shape';
 
 /** What a `deployment:started` request is checked against; build it with `validationRulesFromConfig`. */
 export interface ValidationRules {
@@ -31,6 +33,12 @@ export function validationRulesFromConfig(config: AppConfig): ValidationRules {
 
 export type ParseDeploymentResult =
   { ok: true; value: DeploymentRequest } | { ok: false; errors: ValidationError[] };
+
+// Bounds on what one request may ask for: each notify target is a request
+// the Notifier makes, each dependency a registry lookup.
+const MAX_DEPENDENCIES = 100;
+const MAX_NOTIFY_TARGETS = 20;
+const MAX_URL_LENGTH = 2048;
 
 const DNS_1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -72,6 +80,10 @@ function isSemver(value: string): boolean {
 
 function urlCheck(allowList: HostAllowList, setting: string) {
   return (url: string, ctx: z.RefinementCtx) => {
+    if (url.length > MAX_URL_LENGTH) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_URL_LENGTH} characters` });
+      return;
+    }
     const check = allowList.checkUrl(url);
     if (!check.allowed) {
       const hint = check.reason.endsWith('is not allowed') ? ` (${setting})` : '';
@@ -115,6 +127,7 @@ function buildSchema(rules: ValidationRules) {
           ),
           { error: 'must be a list' },
         )
+        .max(MAX_DEPENDENCIES, `must have at most ${MAX_DEPENDENCIES} items`)
         .default([]),
       healthCheck: z.object(
         {
@@ -148,6 +161,7 @@ function buildSchema(rules: ValidationRules) {
           ),
           { error: 'must be a list' },
         )
+        .max(MAX_NOTIFY_TARGETS, `must have at most ${MAX_NOTIFY_TARGETS} items`)
         .default([]),
       requestedBy: z
         .string({ error: 'must be a string' })
@@ -160,17 +174,6 @@ function buildSchema(rules: ValidationRules) {
 
 // Rules objects are built once per process; the schema is cached per rules object.
 const schemas = new WeakMap<ValidationRules, ReturnType<typeof buildSchema>>();
-
-/** `$`, `.key`, `[index]`: the JSON path form operators read in errors. */
-export function jsonPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>((out, key) => {
-    if (typeof key === 'number') {
-      return `${out}[${key}]`;
-    }
-    const name = String(key);
-    return /^[A-Za-z_$][\w$]*$/.test(name) ? `${out}.${name}` : `${out}[${JSON.stringify(name)}]`;
-  }, '$');
-}
 
 /**
  * The rules that relate list items to each other or to the request
@@ -230,7 +233,7 @@ export function parseDeploymentStarted(
         path: jsonPath(issue.path),
         message: issue.message,
       }));
-  errors.push(...crossFieldErrors(data));
+  errors.push(...crossFieldErrors(data), ...documentProblems(data));
   if (!result.success || errors.length > 0) {
     return { ok: false, errors };
   }

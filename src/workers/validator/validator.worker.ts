@@ -6,6 +6,7 @@ import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
 import { EVENT_TYPES } from '../../streams/topology';
 import type { ValidationCompleted } from '../../domain/deployment';
 import { StreamWorker } from '../stream-worker';
+import { withinDepth } from './request-shape';
 import {
   parseDeploymentStarted,
   validationRulesFromConfig,
@@ -56,7 +57,8 @@ export class ValidatorWorker extends StreamWorker {
           deploymentId: claimedDeploymentId(data, subject),
           valid: false,
           errors: result.errors,
-          deployment: data,
+          // Cut to a depth JSON.stringify can write: the request travels on to the Notifier.
+          deployment: withinDepth(data),
         };
     this.logger.debug(
       {
