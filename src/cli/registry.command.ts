@@ -210,7 +210,7 @@ export class RegistrySetCommand extends OneShotCommand {
       throw usageError(...problems);
     }
     const environment = stringOption(options, 'environment') as string;
-    const entry: RegistryEntry = {
+    const entry: Omit<RegistryEntry, 'startedId'> = {
       // Canonical form ("v2.1.0" -> "2.1.0"): one spelling per version in the registry.
       version: semver.valid(version) as string,
       deploymentId: stringOption(options, 'deploymentId') ?? null,
@@ -220,9 +220,14 @@ export class RegistrySetCommand extends OneShotCommand {
     };
     const topology = topologyOf(config);
     const key = topology.registryKey(environment);
-    const created = await withRedis(config, 'registry', (redis) =>
-      redis.hset(key, service as string, JSON.stringify(entry)),
-    );
+    const created = await withRedis(config, 'registry', async (redis) => {
+      // An id of this write's own time, on the clock stream ids come from
+      // (Redis's, not this machine's): deployments started before it stay
+      // older, any started after it may replace it.
+      const [seconds, micros] = (await redis.time()).map(Number) as [number, number];
+      const startedId = `${seconds * 1000 + Math.floor(micros / 1000)}-0`;
+      return redis.hset(key, service as string, JSON.stringify({ ...entry, startedId }));
+    });
     writeLine(
       `${created === 1 ? 'added' : 'updated'} ${service}@${entry.version} in ${environment} (${entry.healthy ? 'healthy' : 'unhealthy'})`,
     );

@@ -68,10 +68,15 @@ export interface ValidationError {
   message: string;
 }
 
-/** `validation:completed` data. `deployment` is the raw request when invalid. */
-export type ValidationCompleted =
+/**
+ * `validation:completed` data. `deployment` is the raw request when invalid.
+ * `startedId` is the stream id of the `deployment:started` entry, carried on
+ * to the Health Monitor's registry write (the registry never goes backwards).
+ */
+export type ValidationCompleted = { startedId?: string } & (
   | { deploymentId: string; valid: true; errors: []; deployment: DeploymentRequest }
-  | { deploymentId: string | null; valid: false; errors: ValidationError[]; deployment: unknown };
+  | { deploymentId: string | null; valid: false; errors: ValidationError[]; deployment: unknown }
+);
 
 export const DEPENDENCY_STATUSES = [
   'ok',
@@ -95,12 +100,13 @@ export interface DependencyResult {
   cycle?: string[];
 }
 
-/** `dependency:checked` data. */
+/** `dependency:checked` data; `startedId` as in `validation:completed`. */
 export interface DependencyChecked {
   deploymentId: string;
   satisfied: boolean;
   results: DependencyResult[];
   deployment: DeploymentRequest;
+  startedId?: string;
 }
 
 /** `health:checked` data. */
@@ -148,6 +154,7 @@ export const dependencyCheckedSchema = z.looseObject({
     }),
   ),
   deployment: z.unknown(),
+  startedId: z.string().optional(),
 });
 
 export const healthCheckedSchema = z.looseObject({
@@ -165,4 +172,5 @@ export const validationCompletedSchema = z.looseObject({
   valid: z.boolean(),
   errors: z.array(z.object({ path: z.string(), message: z.string() })),
   deployment: z.unknown(),
+  startedId: z.string().optional(),
 });

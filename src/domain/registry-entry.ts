@@ -12,6 +12,13 @@ export interface RegistryEntry {
   dependencies: DependencySpec[];
   healthy: boolean;
   updatedAt: string | null;
+  /**
+   * Stream id of the `deployment:started` entry behind the value (a CLI
+   * write: an id of its own time). The registry never goes backwards: a
+   * write older than the stored value is refused. Null (older writers)
+   * counts as oldest.
+   */
+  startedId: string | null;
 }
 
 const dependencyItem = z.union([
@@ -32,6 +39,10 @@ const registryEntrySchema = z.object({
     .string()
     .nullish()
     .transform((v) => v ?? null),
+  startedId: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? null),
 });
 
 /** Parses a registry value; undefined when it is not readable JSON of the expected shape. */
@@ -47,12 +58,17 @@ export function parseRegistryEntry(raw: string): RegistryEntry | undefined {
 }
 
 /** The registry value recorded for a deployment that became healthy. */
-export function registryEntryFor(deployment: DeploymentRequest, now: Date): RegistryEntry {
+export function registryEntryFor(
+  deployment: DeploymentRequest,
+  startedId: string | null,
+  now: Date,
+): RegistryEntry {
   return {
     version: deployment.version,
     deploymentId: deployment.deploymentId,
     dependencies: deployment.dependencies,
     healthy: true,
     updatedAt: now.toISOString(),
+    startedId,
   };
 }

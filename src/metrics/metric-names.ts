@@ -15,4 +15,5 @@ export const METRIC = {
   deployments: 'printery_deployments_total',
   notifications: 'printery_notifications_total',
   redisUp: 'printery_redis_up',
+  registryWrites: 'printery_registry_writes_total',
 } as const;

@@ -59,6 +59,11 @@ const providers = [
     help: 'Notification targets settled, by target type and result',
     labelNames: ['type', 'result'],
   }),
+  makeCounterProvider({
+    name: METRIC.registryWrites,
+    help: 'Registry writes of the Health Monitor: written, or refused because the stored entry is newer',
+    labelNames: ['result'],
+  }),
 ];
 
 /**

@@ -54,6 +54,7 @@ export class DependencyWorker extends StreamWorker {
       satisfied: results.every((result) => result.status === 'ok'),
       results,
       deployment,
+      ...(input.data.startedId !== undefined ? { startedId: input.data.startedId } : {}),
     };
     this.logger.debug(
       {

@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
+import type { Counter } from 'prom-client';
 import type { Agent } from 'undici';
 import { APP_CONFIG, type AppConfig } from '../../config';
 import { InvalidEntryError } from '../../errors';
@@ -10,14 +12,17 @@ import { EVENT_TYPES } from '../../streams/topology';
 import {
   carriedDeploymentSchema,
   dependencyCheckedSchema,
+  type DeploymentRequest,
   type HealthChecked,
 } from '../../domain/deployment';
+import { METRIC } from '../../metrics/metric-names';
 import { createGuardedAgent } from '../../net/guarded-agent';
 import { handlerBudgetMs } from '../handler-budget';
 import { HostAllowList } from '../../net/host-allow-list';
 import { registryEntryFor } from '../../domain/registry-entry';
 import { StreamWorker } from '../stream-worker';
 import { probeHealth } from './health-probe';
+import { writeRegistryEntry } from './registry-write';
 
 /**
  * Probes a deployment whose dependencies are satisfied, records it in the
@@ -35,6 +40,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly redis: RedisService,
     @InjectPinoLogger(HealthWorker.name) private readonly logger: PinoLogger,
+    @InjectMetric(METRIC.registryWrites) private readonly registryWrites: Counter,
   ) {
     super('health', consumers, config);
     this.allowList = new HostAllowList(config.validation.healthCheckAllowedHosts);
@@ -62,11 +68,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
       budgetMs: handlerBudgetMs(this.config.workers.health.handlerTimeoutMs),
     });
     if (outcome.healthy) {
-      await this.redis.client.hset(
-        this.topology.registryKey(deployment.environment),
-        deployment.service,
-        JSON.stringify(registryEntryFor(deployment, new Date())),
-      );
+      await this.record(deployment, input.data.startedId ?? null);
     }
     const output: HealthChecked = {
       deploymentId: deployment.deploymentId,
@@ -90,6 +92,34 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
         { type: EVENT_TYPES.healthChecked, data: output, subject: deployment.deploymentId },
       ],
     };
+  }
+
+  /**
+   * Records a healthy deployment in the registry unless a newer deployment
+   * of the service is there already (requested later, finished earlier).
+   */
+  private async record(deployment: DeploymentRequest, startedId: string | null): Promise<void> {
+    const write = await writeRegistryEntry(
+      this.redis.client,
+      this.topology.registryKey(deployment.environment),
+      deployment.service,
+      registryEntryFor(deployment, startedId, new Date()),
+    );
+    this.registryWrites.inc({ result: write.written ? 'written' : 'refused' });
+    if (!write.written) {
+      this.logger.info(
+        {
+          event: 'registry.write_refused',
+          worker: this.name,
+          deploymentId: deployment.deploymentId,
+          service: deployment.service,
+          environment: deployment.environment,
+          startedId,
+          storedStartedId: write.storedStartedId,
+        },
+        'registry keeps a newer deployment of the service',
+      );
+    }
   }
 
   /** After the supervisor has drained the workers: close idle keep-alive sockets. */

@@ -46,14 +46,18 @@ export class ValidatorWorker extends StreamWorker {
   handle(message: InboundMessage): Promise<HandlerResult> {
     const { data, subject } = message.envelope;
     const result = parseDeploymentStarted(data, this.rules);
+    // The entry's own stream id travels on to the registry write (SPEC §1).
+    const startedId = message.entryId;
     const output: ValidationCompleted = result.ok
       ? {
+          startedId,
           deploymentId: result.value.deploymentId,
           valid: true,
           errors: [],
           deployment: result.value,
         }
       : {
+          startedId,
           deploymentId: claimedDeploymentId(data, subject),
           valid: false,
           errors: result.errors,
