@@ -24,7 +24,7 @@ describe('displayedDeadLetter', () => {
     ],
   };
 
-  it('drops webhook and health-check URL paths and credentials inside data, at any depth', () => {
+  it('drops credential-like URL path segments, queries and userinfo inside data, at any depth', () => {
     const shown = displayedDeadLetter(
       letter([
         'id',
@@ -41,11 +41,11 @@ describe('displayedDeadLetter', () => {
     }
     const data = JSON.parse(shown.fields.data ?? '{}') as { deployment: typeof deployment };
     expect(data.deployment.notify.map((t) => t.url)).toEqual([
-      'https://hooks.slack.com/[REDACTED]',
-      'https://hooks.example.com/[REDACTED]',
+      'https://hooks.slack.com/services/[REDACTED]',
+      'https://hooks.example.com/ci/[REDACTED]',
     ]);
     expect(data.deployment.healthCheck).toEqual({
-      url: 'https://billing.internal/[REDACTED]',
+      url: 'https://billing.internal/health?[REDACTED]',
       expectedStatus: 200,
     });
     expect(data.deployment.service).toBe('billing-api');

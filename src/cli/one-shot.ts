@@ -3,6 +3,7 @@ import { CommandRunner, Option } from 'nest-commander';
 import { type AppConfig, type FlagValues, loadConfig } from '../config';
 import { ConfigError, StartupError } from '../errors';
 import { redactText } from '../logging/redact';
+import { checkSelectedDb, describeAuthError, isAuthError } from '../redis/connection-checks';
 import { StreamTopology } from '../streams/topology';
 import { EXIT } from './exit-codes';
 import { reportError } from './report-error';
@@ -19,6 +20,12 @@ export type CommandOptions = Record<string, unknown>;
  */
 export abstract class OneShotCommand extends CommandRunner {
   protected readonly flags: FlagValues = {};
+  /**
+   * The settings (paths or prefixes) this command uses: a problem in any
+   * other setting does not refuse it (SPEC §5). `publish` adds the
+   * Validator's settings; `run` and `config` check everything.
+   */
+  protected readonly uses: readonly string[] = ['redis', 'streams'];
 
   @Option({ flags: '--redis-url <url>', description: 'redis:// or rediss:// URL (REDIS_URL)' })
   parseRedisUrl(value: string): string {
@@ -36,7 +43,7 @@ export abstract class OneShotCommand extends CommandRunner {
   protected abstract execute(args: string[], options: CommandOptions): Promise<number>;
 
   protected loadConfig(): AppConfig {
-    return loadConfig({ flags: this.flags });
+    return loadConfig({ flags: this.flags, uses: this.uses });
   }
 }
 
@@ -67,7 +74,8 @@ export function topologyOf(config: AppConfig): StreamTopology {
  * One connection for a one-shot command: connects once (no reconnect loop,
  * an operator wants an answer, not a hang), and is always closed.
  *
- * @throws StartupError when Redis does not answer; the message carries no password.
+ * @throws StartupError when Redis does not answer, refuses the credentials or
+ * has no such db; the message carries no password.
  */
 export async function withRedis<T>(
   config: AppConfig,
@@ -89,15 +97,20 @@ export async function withRedis<T>(
   redis.on('error', (error: Error) => {
     cause = error;
   });
+  const shownUrl = redactText(config.redis.url);
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
+    const reason = redactText((cause ?? (error as Error)).message);
     throw new StartupError(
-      `Redis at ${redactText(config.redis.url)} is unreachable: ${redactText((cause ?? (error as Error)).message)}`,
+      isAuthError(reason)
+        ? describeAuthError(shownUrl, reason)
+        : `Redis at ${shownUrl} is unreachable: ${reason}`,
     );
   }
   try {
+    await checkSelectedDb(redis, config.redis.url, shownUrl);
     return await use(redis);
   } finally {
     await redis.quit().catch(() => redis.disconnect());

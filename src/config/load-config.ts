@@ -1,13 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors';
 import { registerSecret } from '../logging/redact';
 import type { AppConfig } from './app-config';
-import { SETTINGS, type SettingDef, showValue } from './settings';
-import { findCycle } from '../common/find-cycle';
-import { WORKER_NAMES } from './worker-names';
-import { allowListProblems, HostAllowList } from '../net/host-allow-list';
+import { SETTINGS, type SettingDef } from './settings';
+import { showValue } from './show-value';
+import { type ConfigProblem, problemApplies, type ValueSource } from './config-problem';
+import { crossChecks } from './cross-checks';
 
 /** Raw flag values as given on the command line, keyed by flag name without dashes. */
 export type FlagValues = Partial<Record<string, string | boolean>>;
@@ -24,40 +24,54 @@ interface FileLayer {
   values: Record<string, unknown>;
 }
 
+/** The configuration as resolved, before anyone refuses it: what `config` prints. */
+export interface ConfigReport {
+  /** Every value; an invalid one holds its default (see `invalid`). */
+  config: AppConfig;
+  /** Where each setting's value came from, by dotted path. */
+  sources: Record<string, ValueSource>;
+  /** Raw values that did not parse, by dotted path (still unmasked). */
+  invalid: Record<string, unknown>;
+  problems: ConfigProblem[];
+}
+
 /**
  * Builds the effective configuration: flags > environment > config files
  * (`default.yaml`, then `<environment>.yaml`) > built-in defaults. Every
- * problem is collected before failing so the operator sees them all at once.
- *
- * @throws ConfigError listing one line per problem.
+ * problem is collected, never thrown, so `config` can show both.
  */
-export function loadConfig(options: LoadOptions = {}): AppConfig {
+export function resolveConfig(options: LoadOptions = {}): ConfigReport {
   const env = options.env ?? process.env;
   const flags = options.flags ?? {};
-  const problems: string[] = [];
-  const configDir = resolveConfigDir(options.configDir ?? env.PRINTERY_CONFIG_DIR);
+  const problems: ConfigProblem[] = [];
+  const fileProblems: string[] = [];
+  const configDir = resolveConfigDir(options.configDir ?? env.PRINTERY_CONFIG_DIR, fileProblems);
 
   const layers: FileLayer[] = [];
-  const base = readLayer(join(configDir, 'default.yaml'), problems);
+  const base = configDir && readLayer(join(configDir, 'default.yaml'), fileProblems);
   if (base) {
     layers.push(base);
   }
   // The environment picks the overlay file, so it is resolved from the layers read so far.
   const environmentDef = SETTINGS.find((def) => def.path === 'environment');
   const environment = environmentDef && pick(environmentDef, flags, env, layers);
-  if (typeof environment?.raw === 'string') {
-    const overlay = readLayer(join(configDir, `${environment.raw.trim()}.yaml`), problems);
+  if (configDir && typeof environment?.raw === 'string') {
+    const overlay = readLayer(join(configDir, `${environment.raw.trim()}.yaml`), fileProblems);
     if (overlay) {
       layers.push(overlay);
     }
   }
   for (const layer of layers) {
-    checkUnknownKeys(layer, problems);
+    checkUnknownKeys(layer, fileProblems);
   }
+  problems.push(...fileProblems.map((text) => ({ text, settings: [] })));
 
   const out: Record<string, unknown> = {};
+  const sources: Record<string, ValueSource> = {};
+  const invalid: Record<string, unknown> = {};
   for (const def of SETTINGS) {
     const chosen = pick(def, flags, env, layers);
+    sources[def.path] = chosen?.source ?? { from: 'default' };
     if (!chosen) {
       setPath(out, def.path, def.default);
       continue;
@@ -66,25 +80,48 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
     if (parsed.ok) {
       setPath(out, def.path, parsed.value);
     } else {
-      problems.push(
-        `${chosen.source}: ${showValue(def, chosen.raw)} is not valid; expected ${parsed.expected}`,
-      );
+      problems.push({
+        settings: [def.path],
+        text: `${chosen.label}: ${showValue(def, chosen.raw)} is not valid; expected ${parsed.expected}`,
+      });
+      invalid[def.path] = chosen.raw;
       setPath(out, def.path, def.default);
     }
   }
 
   const config = out as unknown as AppConfig;
   problems.push(...crossChecks(config));
-  if (problems.length > 0) {
-    throw new ConfigError(problems);
-  }
   registerSecrets(config);
-  return config;
+  return { config, sources, invalid, problems };
 }
 
-function resolveConfigDir(given: string | undefined): string {
+/**
+ * The effective configuration for a command that uses the settings in
+ * `options.uses` (paths or prefixes; all when absent): problems elsewhere
+ * do not refuse it (SPEC §5, "a command checks only what it uses").
+ *
+ * @throws ConfigError listing one line per problem that applies.
+ */
+export function loadConfig(options: LoadOptions & { uses?: readonly string[] } = {}): AppConfig {
+  const report = resolveConfig(options);
+  const applies = report.problems.filter((problem) => problemApplies(problem, options.uses));
+  if (applies.length > 0) {
+    throw new ConfigError(applies.map((problem) => problem.text));
+  }
+  return report.config;
+}
+
+function resolveConfigDir(given: string | undefined, problems: string[]): string | undefined {
   if (given) {
-    return resolve(given);
+    const dir = resolve(given);
+    // A mistyped folder must not silently fall back to the built-in defaults.
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      problems.push(
+        `PRINTERY_CONFIG_DIR: ${JSON.stringify(given)} is not a folder; expected a folder holding default.yaml and/or <ENVIRONMENT>.yaml (unset: ./config)`,
+      );
+      return undefined;
+    }
+    return dir;
   }
   const local = resolve('config');
   // Fall back to the folder shipped with the package when started from elsewhere.
@@ -114,7 +151,9 @@ function readLayer(file: string, problems: string[]): FileLayer | undefined {
 
 interface Chosen {
   raw: unknown;
-  source: string;
+  /** How a problem line names it: `--port`, `PORT`, `config/default.yaml: port`. */
+  label: string;
+  source: ValueSource;
 }
 
 function pick(
@@ -124,16 +163,24 @@ function pick(
   layers: FileLayer[],
 ): Chosen | undefined {
   if (def.flag && flags[def.flag] !== undefined) {
-    return { raw: flags[def.flag], source: `--${def.flag}` };
+    return {
+      raw: flags[def.flag],
+      label: `--${def.flag}`,
+      source: { from: 'flag', name: `--${def.flag}` },
+    };
   }
   if (def.env && env[def.env] !== undefined && env[def.env] !== '') {
-    return { raw: env[def.env], source: def.env };
+    return { raw: env[def.env], label: def.env, source: { from: 'environment', name: def.env } };
   }
   for (let i = layers.length - 1; i >= 0; i -= 1) {
     const layer = layers[i];
     const value = layer && getPath(layer.values, def.path);
     if (layer && value !== undefined && value !== null) {
-      return { raw: value, source: `${layer.label}: ${def.path}` };
+      return {
+        raw: value,
+        label: `${layer.label}: ${def.path}`,
+        source: { from: 'file', name: layer.label },
+      };
     }
   }
   return undefined;
@@ -163,76 +210,6 @@ function checkUnknownKeys(layer: FileLayer, problems: string[]): void {
     }
   };
   walk(layer.values, '');
-}
-
-function crossChecks(config: AppConfig): string[] {
-  const problems: string[] = [];
-  const { supervisor, validation, environment } = config;
-  if (supervisor.restartBackoffMaxMs < supervisor.restartBackoffMs) {
-    problems.push(
-      `RESTART_BACKOFF_MAX_MS: ${supervisor.restartBackoffMaxMs} is below RESTART_BACKOFF_MS (${supervisor.restartBackoffMs}); expected a cap >= the initial backoff`,
-    );
-  }
-  if (supervisor.hangThresholdMs <= config.streams.blockMs) {
-    // A read blocks up to STREAM_BLOCK_MS between polls; a shorter hang bound
-    // would report every idle worker as hung.
-    problems.push(
-      `HANG_THRESHOLD_MS: ${supervisor.hangThresholdMs} is not above STREAM_BLOCK_MS (${config.streams.blockMs}); expected a hang bound longer than one blocking read`,
-    );
-  }
-  const cycle = findCycle(WORKER_NAMES, (name) => config.workers[name].dependsOn);
-  if (cycle) {
-    problems.push(
-      `workers.*.dependsOn: dependency cycle ${cycle.join(' -> ')}; expected an acyclic graph`,
-    );
-  }
-  problems.push(...defaultWebhookChecks(config));
-  if (environment !== 'development') {
-    if (validation.healthCheckAllowedHosts.length === 0) {
-      problems.push(
-        `HEALTHCHECK_ALLOWED_HOSTS: empty in ${environment}; expected the hosts health checks may reach (exact, *.suffix or CIDR)`,
-      );
-    }
-    if (validation.notifyAllowedHosts.length === 0) {
-      problems.push(
-        `NOTIFY_ALLOWED_HOSTS: empty in ${environment}; expected the hosts notifications may reach (exact, *.suffix or CIDR)`,
-      );
-    }
-  }
-  return problems;
-}
-
-/**
- * A default webhook the Notifier's allow-list refuses would be silently
- * skipped on every notification. Only the host is named: the URL's path and
- * credentials are secrets.
- */
-function defaultWebhookChecks(config: AppConfig): string[] {
-  const hosts = config.validation.notifyAllowedHosts;
-  if (hosts.length === 0 || allowListProblems(hosts).length > 0) {
-    // Empty: any public host (dev only, checked above); bad entries are reported on their own.
-    return [];
-  }
-  const allowList = new HostAllowList(hosts);
-  const problems: string[] = [];
-  for (const raw of config.notify.webhookUrls) {
-    let host: string;
-    try {
-      host = new URL(raw).hostname;
-    } catch {
-      continue;
-    }
-    const check = allowList.checkHost(host);
-    if (check.allowed) {
-      continue;
-    }
-    problems.push(
-      check.reason.endsWith('is not allowed')
-        ? `NOTIFY_WEBHOOK_URLS: host "${host}" is not in NOTIFY_ALLOWED_HOSTS; expected every default webhook's host to be allowed there (exact, *.suffix, IP or CIDR)`
-        : `NOTIFY_WEBHOOK_URLS: host "${host}" is refused (${check.reason}); expected a host NOTIFY_ALLOWED_HOSTS permits`,
-    );
-  }
-  return problems;
 }
 
 function registerSecrets(config: AppConfig): void {

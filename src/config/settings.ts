@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { parseDuration } from './duration';
 import { LOG_LEVELS, RUNTIME_ENVIRONMENTS } from './app-config';
 import { WORKER_NAMES, isWorkerName } from './worker-names';
-import { redactText } from '../logging/redact';
 import { allowListProblems } from '../net/host-allow-list';
 
 /** Result of parsing one raw setting value. */
@@ -69,13 +68,13 @@ const boolean = fromZod(
       .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   ]),
-  'true or false',
+  'one of true, false, yes, no, 1, 0',
 );
 
 const nonEmpty = (expected: string) => fromZod(z.string().min(1).regex(/^\S+$/), expected);
 
 /** A comma list (env, flags) or a YAML list; empty entries dropped. */
-function toList(raw: unknown): string[] | undefined {
+export function toList(raw: unknown): string[] | undefined {
   if (Array.isArray(raw)) {
     return raw.every((item) => typeof item === 'string')
       ? raw.map((item: string) => item.trim()).filter(Boolean)
@@ -400,15 +399,3 @@ export const SETTINGS: readonly SettingDef[] = [
   ...VALIDATION,
   ...NOTIFY,
 ];
-
-/** Shows a raw value in an error line without leaking a secret. */
-export function showValue(def: SettingDef, raw: unknown): string {
-  if (def.secret) {
-    // A Redis URL is worth showing (host, port) once its password is out; one
-    // that does not even parse as a URL might split the password anywhere.
-    return typeof raw === 'string' && def.path === 'redis.url' && URL.canParse(raw.trim())
-      ? JSON.stringify(redactText(raw))
-      : '(hidden)';
-  }
-  return JSON.stringify(raw);
-}

@@ -42,11 +42,38 @@ describe('redactDeep', () => {
 });
 
 describe('redactUrlPath', () => {
-  it('keeps scheme and host and hides the path, where webhook tokens live', () => {
+  it('keeps scheme and host and hides the path from its first credential-like segment', () => {
     expect(redactUrlPath('https://hooks.slack.example/T0/B0/secret')).toBe(
       'https://hooks.slack.example/[REDACTED]',
     );
+    expect(redactUrlPath('https://hooks.example/services/T000/B000/tok-xyz')).toBe(
+      'https://hooks.example/services/[REDACTED]',
+    );
+    expect(redactUrlPath('https://discord.example/api/webhooks/123456789012345678/abc')).toBe(
+      'https://discord.example/api/webhooks/[REDACTED]',
+    );
+    expect(redactUrlPath('https://h.example/hooks/zqxwvutsrponmlkjihgfedcba')).toBe(
+      'https://h.example/hooks/[REDACTED]',
+    );
+    expect(redactUrlPath('https://h.example/notify/my-token')).toBe(
+      'https://h.example/notify/[REDACTED]',
+    );
+  });
+
+  it('keeps a plain path, which names the target without a credential', () => {
+    expect(redactUrlPath('https://hooks.example.com/deploys')).toBe(
+      'https://hooks.example.com/deploys',
+    );
+    expect(redactUrlPath('http://127.0.0.1:8080/api/v2/printery-hook/')).toBe(
+      'http://127.0.0.1:8080/api/v2/printery-hook/',
+    );
+  });
+
+  it('drops userinfo and query strings, keeps nothing of them', () => {
     expect(redactUrlPath('https://user:pw@hooks.example:8443')).toBe('https://hooks.example:8443');
+    expect(redactUrlPath('https://hooks.example/deploys?token=abc#x')).toBe(
+      'https://hooks.example/deploys?[REDACTED]',
+    );
     expect(redactUrlPath('not a url')).toBe('[REDACTED]');
   });
 });

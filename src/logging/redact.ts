@@ -42,19 +42,34 @@ export function redactText(text: string): string {
   return out;
 }
 
+/** A path segment that reads as a word (`deploys`, `api`, `v2`, `42`), not as an id or a token. */
+const PLAIN_SEGMENT = /^(?:[a-z]{1,20}(?:[-_.][a-z]{1,20})*|v\d{1,3}|\d{1,6})?$/i;
+const SECRET_WORD = /token|secret|key|sig|pass|auth|cred/i;
+
 /**
- * A URL reduced to what an operator needs to recognise it: scheme, host and
- * port. Paths are dropped because webhook paths routinely carry tokens
- * (Slack's `/services/T0/B0/secret`).
+ * A URL reduced to what an operator needs to recognise it, free of
+ * credentials: no userinfo, no query, no fragment, and the path kept only up
+ * to its first segment that could be a credential. Webhook paths routinely
+ * carry tokens (Slack's `/services/T0/B0/secret`, Discord's
+ * `/api/webhooks/<id>/<token>`): anything with a digit beside letters, a long
+ * number, a long run of letters or a credential word is such a segment, and
+ * it and all after it become one `[REDACTED]`. A plain path
+ * (`/deploys`, `/hooks/printery`) stays, so targets can be told apart.
  */
 export function redactUrlPath(raw: string): string {
+  let url: URL;
   try {
-    const url = new URL(raw);
-    const hasPath = url.pathname !== '/' && url.pathname !== '';
-    return `${url.protocol}//${url.host}${hasPath ? `/${REDACTED}` : ''}`;
+    url = new URL(raw);
   } catch {
     return REDACTED;
   }
+  const segments = url.pathname.split('/').slice(1);
+  const firstSecret = segments.findIndex(
+    (segment) => !PLAIN_SEGMENT.test(segment) || SECRET_WORD.test(segment),
+  );
+  const kept = firstSecret === -1 ? segments : [...segments.slice(0, firstSecret), REDACTED];
+  const path = kept.length === 1 && kept[0] === '' ? '' : `/${kept.join('/')}`;
+  return `${url.protocol}//${url.host}${path}${url.search ? `?${REDACTED}` : ''}`;
 }
 
 /** Deep copy of a value with secret-looking keys and embedded secrets scrubbed. */

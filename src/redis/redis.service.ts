@@ -11,9 +11,8 @@ import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
+import { checkSelectedDb, describeAuthError, isAuthError } from './connection-checks';
 import { baseRedisOptions, reconnectDelay } from './redis-options';
-
-const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid username-password/i;
 
 /**
  * Owns every Redis connection of the process: one shared command client and
@@ -83,7 +82,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       // ioredis emits an error per failed reconnect attempt; debug keeps the
       // noise down while readiness and 'redis.disconnected' tell the operator.
       // Refused credentials need a human, so they are not hidden.
-      if (AUTH_ERROR.test(err.message)) {
+      if (isAuthError(err.message)) {
         this.logger.error(
           { event: 'redis.auth_failed', connection: name, err },
           'redis refused the credentials',
@@ -153,6 +152,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       try {
         await this.client.connect();
         await this.client.ping();
+        await checkSelectedDb(this.client, this.config.redis.url, this.displayUrl);
         this.logger.info(
           { event: 'redis.connected', url: this.displayUrl, attempt },
           'redis connected',
@@ -161,8 +161,16 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       } catch (error) {
         // ioredis may emit the real cause (ECONNREFUSED, WRONGPASS) after the
         // connect() promise rejects with a bare "Connection is closed".
+        if (error instanceof StartupError) {
+          this.client.disconnect();
+          throw error;
+        }
         lastError = redactText(this.lastConnectionError ?? (error as Error).message);
         this.client.disconnect();
+        if (isAuthError(lastError)) {
+          // A password does not get better by waiting: refuse at once (exit 1).
+          throw new StartupError(describeAuthError(this.displayUrl, lastError));
+        }
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {

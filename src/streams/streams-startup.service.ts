@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
+import { describeAuthError, isAuthError } from '../redis/connection-checks';
 import { RedisService } from '../redis/redis.service';
 import { ensureGroups } from './consumer-groups';
 import { checkRedisVersion, readDurability } from './redis-checks';
@@ -23,8 +24,17 @@ export class StreamsStartup implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const client = this.redis.client;
-    const version = await checkRedisVersion(client);
-    await this.warnOnWeakDurability();
+    let version: string;
+    try {
+      version = await checkRedisVersion(client);
+      await this.warnOnWeakDurability();
+    } catch (error) {
+      // An ACL user without INFO: say so in the operator's words, at once.
+      const message = (error as Error).message;
+      throw isAuthError(message)
+        ? new StartupError(describeAuthError(this.redis.displayUrl, message), { cause: error })
+        : error;
+    }
     // Groups of all four workers, whatever this process runs, so no stream is
     // written before its readers' group exists (SPEC §2).
     const pairs = this.topology.allReads();

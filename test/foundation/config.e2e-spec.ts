@@ -120,12 +120,48 @@ describe('printery-workers configuration', () => {
         MAX_RESTART_ATTEMPTS: '4',
       });
       expect(result.code).toBe(0);
-      const config = JSON.parse(result.stdout);
+      const { config, sources } = JSON.parse(result.stdout);
       expect(config.port).toBe(3333); // flag over env
       expect(config.logLevel).toBe('debug'); // env over file
       expect(config.supervisor.maxRestartAttempts).toBe(4); // env over file
       expect(config.supervisor.shutdownTimeoutMs).toBe(45_000); // file over default
       expect(config.supervisor.restartBackoffMs).toBe(1000); // default
+      expect(sources).toMatchObject({
+        port: { from: 'flag', name: '--port' },
+        logLevel: { from: 'environment', name: 'LOG_LEVEL' },
+        'supervisor.shutdownTimeoutMs': {
+          from: 'file',
+          name: expect.stringMatching(/default\.yaml$/),
+        },
+        'supervisor.restartBackoffMs': { from: 'default' },
+      });
+    });
+
+    it('prints an invalid configuration with where each value came from, then its problems, exit 2', async () => {
+      const result = await CliProcess.run(['config', '--port', '99999'], {
+        PRINTERY_CONFIG_DIR: join(dir, 'missing'),
+        ENVIRONMENT: 'staging',
+        LOG_LEVEL: 'warn',
+        REDIS_URL: 'redis:/admin:hunter2@db.internal',
+        SUPERVISED_MODE: 'on',
+      });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toMatch(/^environment: staging # environment ENVIRONMENT$/m);
+      expect(result.stdout).toMatch(/^logLevel: warn # environment LOG_LEVEL$/m);
+      expect(result.stdout).toMatch(/^port: "99999" # flag --port \(INVALID\)$/m);
+      expect(result.stdout).toMatch(/^ {2}maxRestartAttempts: 3 # default$/m);
+      const problems = result.stderr.trim().split('\n');
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /PRINTERY_CONFIG_DIR: ".*missing" is not a folder; expected a folder/,
+        ),
+        expect.stringMatching(/--port: "99999" is not valid/),
+        'printery-workers: REDIS_URL: "redis:/admin:[REDACTED]@db.internal" is not valid; expected a URL like redis://host:6379/0 (user and password allowed), or rediss://… for TLS',
+        'printery-workers: SUPERVISED_MODE: "on" is not valid; expected one of true, false, yes, no, 1, 0',
+        expect.stringMatching(/HEALTHCHECK_ALLOWED_HOSTS: empty in staging/),
+        expect.stringMatching(/NOTIFY_ALLOWED_HOSTS: empty in staging/),
+      ]);
+      expect(result.stdout + result.stderr).not.toContain('hunter2');
     });
 
     it('prints the effective configuration without secrets', async () => {
@@ -136,7 +172,7 @@ describe('printery-workers configuration', () => {
       });
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('redis://printery:[REDACTED]@redis.internal:6380/1');
-      expect(result.stdout).toContain('https://hooks.example/[REDACTED]');
+      expect(result.stdout).toContain('https://hooks.example/services/[REDACTED]');
       for (const secret of ['redis-pass-123', 'whsec-abcdef', 'tok-xyz']) {
         expect(result.stdout).not.toContain(secret);
         expect(result.stderr).not.toContain(secret);

@@ -478,7 +478,8 @@ describe('the four workers, end to end', () => {
     const [sent] = notifications.get('dep-svc-hook-flaky') ?? [];
     expect(sent?.data.targets).toContainEqual({
       type: 'webhook',
-      target: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/\[REDACTED\]$/),
+      // A plain path holds no credential: it stays, so targets can be told apart.
+      target: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/hooks\/flaky$/),
       status: 'delivered',
       attempts: 3,
     });
@@ -530,9 +531,14 @@ describe('the four workers, end to end', () => {
     });
   });
 
-  it('logs one notification.sent line per deployment', () => {
-    const lines = app.logs.filter((l) => l.event === 'notification.sent');
-    expect(lines).toHaveLength(all.length);
+  it('logs one notification line per deployment, at warn when a target was not reached', () => {
+    const sent = app.logs.filter((l) => l.event === 'notification.sent');
+    const missed = app.logs.filter((l) => l.event === 'notification.not_delivered');
+    expect(sent.length + missed.length).toBe(all.length);
+    expect(missed.map((l) => l.deploymentId)).toEqual(
+      expect.arrayContaining(['dep-svc-hook-bad', 'dep-ssrf-hook-meta']),
+    );
+    expect(missed.every((l) => l.level === 'warn')).toBe(true);
     expect(app.stdout).not.toContain(SECRET);
   });
 

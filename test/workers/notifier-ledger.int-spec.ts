@@ -119,9 +119,18 @@ describe('Notifier delivery ledger', () => {
     ]);
   });
 
-  it('redacts target paths in the result', async () => {
-    const result = await send(notification([{ type: 'slack', url: `${base}/services/T0/B0/x` }]));
-    expect(result.targets[0]?.target).toBe(`${base}/[REDACTED]`);
+  it('redacts credential-like target paths in the result and keeps plain ones', async () => {
+    const result = await send(
+      notification([
+        { type: 'slack', url: `${base}/services/T0/B0/x` },
+        { type: 'webhook', url: `${base}/team` },
+      ]),
+    );
+    expect(result.targets.map((t) => t.target)).toEqual([
+      `${base}/services/[REDACTED]`,
+      `${base}/team`,
+      `${base}/default`,
+    ]);
   });
 
   it('forgets delivered targets after the dedupe TTL', async () => {
