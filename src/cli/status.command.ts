@@ -1,69 +1,37 @@
 import { Command, Option } from 'nest-commander';
-import { parseDuration } from '../config';
+import { type AppConfig, parseDuration } from '../config';
 import { redactText } from '../logging/redact';
-import { type GroupDetails, readGroupDetails } from '../streams/stream-stats';
 import { EXIT } from './exit-codes';
-import { type CommandOptions, TabularCommand, topologyOf, usageError, withRedis } from './one-shot';
-import {
-  formatAge,
-  isTerminal,
-  paint,
-  renderTable,
-  truncate,
-  writeJson,
-  writeLine,
-} from './output';
-import { registryEnvironments } from './registry-keys';
+import { isHttpUrl } from './instance-status';
+import { type CommandOptions, stringOption, TabularCommand, usageError } from './one-shot';
+import { isTerminal, paint, writeJson, writeLine } from './output';
+import { renderReport } from './status-print';
+import { type StatusBounds, collectStatus } from './status-report';
 
 const DEFAULT_MAX_LAG = 1000;
+const DEFAULT_WATCH_MS = 2000;
+const MIN_WATCH_MS = 100;
+/** Clear the screen and move home: each frame replaces the last, as watch(1) does. */
+const CLEAR_SCREEN = '\u001b[H\u001b[2J';
 
-interface InstanceWorker {
-  name: string;
-  state: string;
-  healthy: boolean;
-  restarts: number;
-  uptimeSeconds: number;
-  inFlight: number;
-  processed: number;
-  failed: number;
-  deadLettered: number;
-  lastError: string | null;
-}
-
-interface InstanceStatus {
-  url: string;
-  reachable: boolean;
-  error?: string;
-  ready?: boolean;
-  shuttingDown?: boolean;
-  workers: InstanceWorker[];
-}
-
-/** What `status --json` prints. */
-export interface StatusReport {
-  redis: string;
-  streamPrefix: string;
-  groups: Array<
-    Omit<GroupDetails, 'consumerList'> & {
-      consumerList: Array<GroupDetails['consumerList'][number] & { stuck: boolean }>;
-    }
-  >;
-  deadLetters: { stream: string; count: number };
-  registry: Array<{ environment: string; key: string; services: number }>;
-  instance?: InstanceStatus;
-  /** One line per thing an operator should look at; non-empty means exit 1. */
-  attention: string[];
+interface StatusPlan {
+  bounds: StatusBounds;
+  url: string | undefined;
+  watchMs: number | undefined;
 }
 
 @Command({
   name: 'status',
   description:
-    'streams, groups, consumers, pending, lag, dead letters and registry from Redis; exit 1 when something needs attention',
+    'streams, groups, consumers, pending, lag, dead letters and registry from Redis, and the worker states of the instance at --url (default http://localhost:PORT); exit 1 when something needs attention',
 })
 export class StatusCommand extends TabularCommand {
+  protected override readonly uses = ['redis', 'streams', 'port'];
+
   @Option({
     flags: '--url <url>',
-    description: 'also show the worker states of the instance at this URL (http://host:port)',
+    description:
+      'the instance whose worker states to show (http://host:port; default localhost and PORT, where not answering is only noted)',
   })
   parseUrl(value: string): string {
     return value;
@@ -86,240 +54,128 @@ export class StatusCommand extends TabularCommand {
     return value;
   }
 
+  @Option({
+    flags: '--watch [interval]',
+    description: `redraw every interval (default ${DEFAULT_WATCH_MS / 1000}s) until Ctrl-C, exit 0; piped or with --json, one JSON report per line instead`,
+  })
+  parseWatch(value: string): string {
+    return value;
+  }
+
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     if (args.length > 0) {
       throw usageError(`status: unexpected argument "${args[0]}"`);
     }
-    const problems: string[] = [];
-    const maxLag = options.maxLag === undefined ? DEFAULT_MAX_LAG : Number(options.maxLag);
-    if (!Number.isInteger(maxLag) || maxLag < 0) {
-      problems.push(
-        `--max-lag: ${JSON.stringify(options.maxLag)} is not valid; expected a whole number >= 0`,
-      );
-    }
-    const maxIdleRaw = options.maxIdle as string | undefined;
-    const maxIdle = maxIdleRaw === undefined ? undefined : parseDuration(maxIdleRaw);
-    if (maxIdleRaw !== undefined && maxIdle === undefined) {
-      problems.push(
-        `--max-idle: ${JSON.stringify(maxIdleRaw)} is not valid; expected a duration such as 500ms, 30s, 2m`,
-      );
-    }
-    const url = options.url as string | undefined;
-    if (url !== undefined && !isHttpUrl(url)) {
-      problems.push(
-        `--url: ${JSON.stringify(redactText(url))} is not valid; expected http://host:port`,
-      );
-    }
-    if (problems.length > 0) {
-      throw usageError(...problems);
-    }
     const config = this.loadConfig();
-    const topology = topologyOf(config);
-    const idleBound = maxIdle ?? config.streams.claimIdleMs;
-
-    const [fromRedis, instance] = await Promise.all([
-      withRedis(config, 'status', async (redis) => {
-        const groups = await readGroupDetails(redis, topology);
-        const deadLetterCount = await redis.xlen(topology.deadLetterStream);
-        const environments = await registryEnvironments(redis, topology);
-        const sizes = await Promise.all(environments.map((env) => redis.hlen(env.key)));
-        return {
-          groups,
-          deadLetterCount,
-          registry: environments.map((env, i) => ({ ...env, services: sizes[i] ?? 0 })),
-        };
-      }),
-      url === undefined ? Promise.resolve(undefined) : fetchInstance(url),
-    ]);
-
-    const attention: string[] = [];
-    const groups = fromRedis.groups.map((group) => {
-      const consumerList = group.consumerList.map((consumer) => {
-        const stuck = consumer.pending > 0 && consumer.idleMs > idleBound;
-        if (stuck) {
-          attention.push(
-            `consumer ${consumer.name} of ${group.group} on ${group.stream} idle ${formatAge(consumer.idleMs)} with ${consumer.pending} pending`,
-          );
-        }
-        return { ...consumer, stuck };
-      });
-      if (group.lag !== null && group.lag > maxLag) {
-        attention.push(
-          `${group.group} on ${group.stream}: lag ${group.lag} above ${maxLag} (--max-lag)`,
-        );
+    const plan = planOf(options, config);
+    const json = options.json === true || !isTerminal();
+    const instanceUrl = {
+      url: plan.url ?? `http://localhost:${config.port}`,
+      given: plan.url !== undefined,
+    };
+    if (plan.watchMs === undefined) {
+      const report = await collectStatus(config, plan.bounds, instanceUrl);
+      if (json) {
+        writeJson(report);
+      } else {
+        writeLine(renderReport(report, plan.bounds.idleBoundMs, plan.bounds.maxLag));
       }
-      return { ...group, consumerList };
+      return report.attention.length > 0 ? EXIT.runtimeFailure : EXIT.ok;
+    }
+    const everyMs = plan.watchMs;
+    return watch(everyMs, async () => {
+      const time = new Date().toISOString();
+      try {
+        const report = await collectStatus(config, plan.bounds, instanceUrl);
+        return json
+          ? `${JSON.stringify({ time, ...report })}\n`
+          : `${CLEAR_SCREEN}${paint(`every ${everyMs / 1000}s · ${time} · Ctrl-C to stop`, 'dim')}\n${renderReport(report, plan.bounds.idleBoundMs, plan.bounds.maxLag)}\n`;
+      } catch (error) {
+        // Redis gone for a moment: say so in this frame and try again at the next.
+        const message = redactText((error as Error).message);
+        return json
+          ? `${JSON.stringify({ time, error: message })}\n`
+          : `${CLEAR_SCREEN}${paint(`every ${everyMs / 1000}s · ${time} · Ctrl-C to stop`, 'dim')}\n${paint(message, 'red')}\n`;
+      }
     });
-    if (fromRedis.deadLetterCount > 0) {
-      attention.push(
-        `${fromRedis.deadLetterCount} dead letter(s) in ${topology.deadLetterStream} (see: printery-workers dlq list)`,
-      );
-    }
-    if (instance) {
-      if (!instance.reachable) {
-        attention.push(`instance ${instance.url} not reachable: ${instance.error ?? 'no answer'}`);
-      }
-      for (const worker of instance.workers) {
-        if (worker.state === 'failed' || !worker.healthy) {
-          attention.push(
-            `worker ${worker.name} at ${instance.url} is ${worker.state}${worker.healthy ? '' : ' and unhealthy'}${worker.lastError ? `: ${worker.lastError}` : ''}`,
-          );
-        }
-      }
-    }
-
-    const report: StatusReport = {
-      redis: redactText(config.redis.url),
-      streamPrefix: config.streams.prefix,
-      groups,
-      deadLetters: { stream: topology.deadLetterStream, count: fromRedis.deadLetterCount },
-      registry: fromRedis.registry,
-      ...(instance ? { instance } : {}),
-      attention,
-    };
-    if (options.json === true || !isTerminal()) {
-      writeJson(report);
-    } else {
-      printReport(report, idleBound, maxLag);
-    }
-    return attention.length > 0 ? EXIT.runtimeFailure : EXIT.ok;
   }
 }
 
-function isHttpUrl(raw: string): boolean {
+/** The flags checked together, every problem listed at once (exit 2). */
+function planOf(options: CommandOptions, config: AppConfig): StatusPlan {
+  const problems: string[] = [];
+  const maxLag = options.maxLag === undefined ? DEFAULT_MAX_LAG : Number(options.maxLag);
+  if (!Number.isInteger(maxLag) || maxLag < 0) {
+    problems.push(
+      `--max-lag: ${JSON.stringify(options.maxLag)} is not valid; expected a whole number >= 0`,
+    );
+  }
+  const maxIdleRaw = stringOption(options, 'maxIdle');
+  const maxIdle = maxIdleRaw === undefined ? undefined : parseDuration(maxIdleRaw);
+  if (maxIdleRaw !== undefined && maxIdle === undefined) {
+    problems.push(
+      `--max-idle: ${JSON.stringify(maxIdleRaw)} is not valid; expected a duration such as 500ms, 30s, 2m`,
+    );
+  }
+  const url = stringOption(options, 'url');
+  if (url !== undefined && !isHttpUrl(url)) {
+    problems.push(
+      `--url: ${JSON.stringify(redactText(url))} is not valid; expected http://host:port`,
+    );
+  }
+  let watchMs: number | undefined;
+  if (options.watch !== undefined) {
+    const raw = stringOption(options, 'watch');
+    watchMs = raw === undefined ? DEFAULT_WATCH_MS : parseDuration(raw);
+    if (watchMs === undefined || watchMs < MIN_WATCH_MS) {
+      problems.push(
+        `--watch: ${JSON.stringify(raw)} is not valid; expected an interval of at least ${MIN_WATCH_MS}ms such as 2s or 500ms`,
+      );
+    }
+  }
+  if (problems.length > 0) {
+    throw usageError(...problems);
+  }
+  return {
+    bounds: { idleBoundMs: maxIdle ?? config.streams.claimIdleMs, maxLag },
+    url,
+    watchMs,
+  };
+}
+
+/**
+ * Writes `frame()` every `everyMs` until SIGINT or SIGTERM; a stop asked
+ * for is a clean end (exit 0), as with watch(1) or tail -f.
+ */
+async function watch(everyMs: number, frame: () => Promise<string>): Promise<number> {
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  let running = true;
+  const onSignal = (): void => {
+    running = false;
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const url = new URL(raw);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
-async function fetchInstance(raw: string): Promise<InstanceStatus> {
-  const url = new URL('/status', raw).toString();
-  const shown = redactText(raw);
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(3000) });
-    if (!response.ok) {
-      return { url: shown, reachable: false, error: `HTTP ${response.status}`, workers: [] };
+    while (running) {
+      const text = await Promise.race([frame(), stopped.then(() => '')]);
+      process.stdout.write(text);
+      await Promise.race([
+        stopped,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, everyMs);
+        }),
+      ]);
+      clearTimeout(timer);
     }
-    const body = (await response.json()) as {
-      ready?: boolean;
-      shuttingDown?: boolean;
-      workers?: unknown;
-    };
-    const workers = Array.isArray(body.workers) ? (body.workers as InstanceWorker[]) : [];
-    return {
-      url: shown,
-      reachable: true,
-      ready: body.ready,
-      shuttingDown: body.shuttingDown,
-      workers: workers.map((worker) => ({
-        name: String(worker.name),
-        state: String(worker.state),
-        healthy: worker.healthy !== false,
-        restarts: Number(worker.restarts ?? 0),
-        uptimeSeconds: Number(worker.uptimeSeconds ?? 0),
-        inFlight: Number(worker.inFlight ?? 0),
-        processed: Number(worker.processed ?? 0),
-        failed: Number(worker.failed ?? 0),
-        deadLettered: Number(worker.deadLettered ?? 0),
-        lastError: worker.lastError ? redactText(String(worker.lastError)) : null,
-      })),
-    };
-  } catch (error) {
-    const cause = (error as Error & { cause?: { code?: string } }).cause?.code;
-    return {
-      url: shown,
-      reachable: false,
-      error: redactText(cause ?? (error as Error).message),
-      workers: [],
-    };
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-}
-
-function printReport(report: StatusReport, idleBound: number, maxLag: number): void {
-  writeLine(`Redis ${report.redis}  ·  streams ${report.streamPrefix}:*`);
-  writeLine(
-    renderTable(
-      ['worker', 'stream', 'length', 'pending', 'lag', 'oldest pending', 'consumers'],
-      report.groups.map((group) => [
-        group.worker,
-        group.stream.slice(report.streamPrefix.length + 1),
-        group.length,
-        group.pending > 0 ? paint(String(group.pending), 'yellow') : '0',
-        !group.exists
-          ? paint('no group', 'dim')
-          : group.lag === null
-            ? '?'
-            : group.lag > maxLag
-              ? paint(String(group.lag), 'red')
-              : String(group.lag),
-        formatAge(group.oldestPendingAgeMs),
-        group.consumerList.length === 0
-          ? '-'
-          : group.consumerList
-              .map((c) => {
-                const line = `${c.name}: ${c.pending} pending, idle ${formatAge(c.idleMs)}`;
-                return c.stuck ? paint(line, 'red') : line;
-              })
-              .join('\n'),
-      ]),
-    ),
-  );
-  const dead = report.deadLetters.count;
-  writeLine(
-    `Dead letters: ${dead > 0 ? paint(String(dead), 'red') : '0'}  (${report.deadLetters.stream})`,
-  );
-  writeLine(
-    report.registry.length === 0
-      ? 'Registry: empty'
-      : `Registry: ${report.registry.map((r) => `${r.environment} ${r.services} service(s)`).join(', ')}`,
-  );
-  if (report.instance) {
-    const instance = report.instance;
-    writeLine();
-    if (!instance.reachable) {
-      writeLine(paint(`Instance ${instance.url}: not reachable (${instance.error ?? ''})`, 'red'));
-    } else {
-      writeLine(
-        `Instance ${instance.url}: ${instance.ready ? paint('ready', 'green') : paint('not ready', 'red')}${instance.shuttingDown ? ' (shutting down)' : ''}`,
-      );
-      writeLine(
-        renderTable(
-          [
-            'worker',
-            'state',
-            'restarts',
-            'uptime',
-            'in flight',
-            'processed',
-            'failed',
-            'dead-lettered',
-            'last error',
-          ],
-          instance.workers.map((w) => [
-            w.name,
-            w.state === 'running' && w.healthy ? paint(w.state, 'green') : paint(w.state, 'red'),
-            w.restarts,
-            formatAge(w.uptimeSeconds * 1000),
-            w.inFlight,
-            w.processed,
-            w.failed,
-            w.deadLettered,
-            w.lastError ? truncate(w.lastError, 40) : '-',
-          ]),
-        ),
-      );
-    }
-  }
-  writeLine();
-  if (report.attention.length === 0) {
-    writeLine(paint('OK: nothing needs attention', 'green'));
-  } else {
-    writeLine(paint(`Needs attention (idle bound ${formatAge(idleBound)}):`, 'red'));
-    for (const line of report.attention) {
-      writeLine(paint(`  - ${line}`, 'red'));
-    }
-  }
+  return EXIT.ok;
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CliProcess, eventually } from '../helpers/cli-process';
+import { CliProcess, eventually, runInTerminal } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
 import { LoopbackSink } from '../../dev/loopback-sink';
 import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
@@ -20,7 +20,11 @@ interface Report {
   groups: Group[];
   deadLetters: { count: number };
   registry: Array<{ environment: string; services: number }>;
-  instance?: { reachable: boolean; workers: Array<{ name: string; state: string }> };
+  instance?: {
+    reachable: boolean;
+    given: boolean;
+    workers: Array<{ name: string; state: string }>;
+  };
   attention: string[];
 }
 
@@ -130,10 +134,11 @@ describe('printery-workers status', () => {
       40_000,
       500,
     );
-    const drained = await status(env, ['--url', running.url]);
+    // No --url: the instance at localhost and PORT.
+    const drained = await status({ ...env, PORT: new URL(running.url).port });
     expect(drained.code).toBe(0);
     expect(drained.report.attention).toEqual([]);
-    expect(drained.report.instance?.reachable).toBe(true);
+    expect(drained.report.instance).toMatchObject({ reachable: true, given: false });
     expect(drained.report.instance?.workers.map((w) => [w.name, w.state])).toEqual([
       ['validator', 'running'],
       ['dependency', 'running'],
@@ -170,6 +175,54 @@ describe('printery-workers status', () => {
     expect(result.report.attention.join('\n')).toContain(
       'instance http://127.0.0.1:9 not reachable',
     );
+  });
+
+  it('needs attention when nothing reads a stream: no group, or entries waiting and no consumer', async () => {
+    const env = { ...cliEnv(redis), PORT: '9' };
+    const input = `${env.STREAM_PREFIX}:deployment:started`;
+    const fresh = await CliProcess.run(['status'], env);
+    expect(fresh.code).toBe(1);
+    // Piped: JSON, with the default instance noted as not answering, not as a problem.
+    const report = JSON.parse(fresh.stdout) as Report;
+    expect(report.instance).toMatchObject({ reachable: false, given: false });
+    expect(report.attention).toEqual([
+      expect.stringContaining(`no consumer group exists under ${env.STREAM_PREFIX}`),
+    ]);
+
+    // A group (as `run` creates it) that nobody has ever read from, with work waiting.
+    await client.xgroup('CREATE', input, 'printery-validator', '0', 'MKSTREAM');
+    await client.xadd(input, '*', 'id', 'e1', 'type', 'deployment:started', 'data', '{}');
+    const waiting = await status(env);
+    expect(waiting.code).toBe(1);
+    expect(waiting.report.attention).toContain(
+      `printery-validator on ${input}: 1 entry waiting and no consumer reading (none has ever attached): is the validator worker running?`,
+    );
+  });
+
+  it('--watch redraws in a terminal and prints one JSON report per line when piped, until Ctrl-C', async () => {
+    const env = { ...cliEnv(redis), PORT: '9' };
+    const piped = new CliProcess(['status', '--watch', '200ms'], env);
+    try {
+      await eventually(() => piped.stdout.split('\n').length > 2, 15_000);
+      piped.signal('SIGINT');
+      expect((await piped.waitForExit()).code).toBe(0);
+    } finally {
+      await piped.dispose();
+    }
+    const frames = piped.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Report & { time: string });
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames[0]).toMatchObject({ time: expect.any(String), attention: expect.any(Array) });
+
+    const terminal = await runInTerminal(['status', '--watch', '200ms'], env, 2500);
+    expect(terminal.code).toBe(0);
+    const redraws = terminal.output.split('\u001b[H\u001b[2J').length - 1;
+    expect(redraws).toBeGreaterThanOrEqual(2);
+    expect(terminal.output).toContain('every 0.2s');
+    expect(terminal.output).toContain('no consumer group exists');
+    expect(terminal.output).toContain('No instance answers at http://localhost:9');
   });
 
   it('refuses bad flags with exit 2 and never prints the Redis password', async () => {

@@ -193,3 +193,35 @@ export async function eventually(
     `condition not met within ${timeoutMs}ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
   );
 }
+
+/**
+ * Runs the built CLI in a pseudo-terminal (util-linux `script`), so stdout
+ * is a TTY as in an operator's shell; `interruptAfterMs` sends SIGINT then,
+ * as Ctrl-C would. Resolves with the exit code and everything the terminal showed.
+ */
+export function runInTerminal(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  interruptAfterMs: number,
+): Promise<{ code: number | null; output: string }> {
+  const quoted = [process.execPath, CLI, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`);
+  const command = `timeout --preserve-status -s INT ${interruptAfterMs / 1000} ${quoted.join(' ')}`;
+  return new Promise((done, fail) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: resolve(__dirname, '..', '..'),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(new Error(`terminal run did not end\n${output}`));
+    }, interruptAfterMs + 20_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done({ code, output });
+    });
+  });
+}
