@@ -7,6 +7,7 @@ import {
   DlqReplayCommand,
   DlqShowCommand,
 } from './dlq.command';
+import { FollowCommand } from './follow.command';
 import { PublishCommand } from './publish.command';
 import { RunCommand } from './run.command';
 import { StatusCommand } from './status.command';
@@ -16,6 +17,7 @@ import {
   RegistryRemoveCommand,
   RegistrySetCommand,
 } from './registry.command';
+import { RegistryShowCommand } from './registry-show.command';
 
 /** The command-line surface: one provider per subcommand. */
 @Module({
@@ -24,8 +26,10 @@ import {
     ConfigCommand,
     StatusCommand,
     PublishCommand,
+    FollowCommand,
     RegistryCommand,
     RegistryListCommand,
+    RegistryShowCommand,
     RegistrySetCommand,
     RegistryRemoveCommand,
     DlqCommand,

@@ -38,7 +38,7 @@ function toDeadLetter([entryId, flat]: [string, string[]]): DeadLetter {
   return { deadLetterId: entryId, ...decodeDeadLetter(flat) };
 }
 
-/** The stream keys a dead letter may be replayed into: the pipeline's own. */
+/** The stream keys a dead letter may come from and be replayed into: the pipeline's own. */
 function replayableStreams(topology: StreamTopology): Set<string> {
   return new Set(Object.values(EVENT_TYPES).map((type) => topology.stream(type)));
 }
@@ -93,6 +93,12 @@ export class DlqListCommand extends TabularCommand {
       rawStream === undefined || rawStream.startsWith(`${topology.prefix}:`)
         ? rawStream
         : topology.stream(rawStream);
+    if (stream !== undefined && !replayableStreams(topology).has(stream)) {
+      // A typo would otherwise read as "no dead letters".
+      throw usageError(
+        `--stream: ${JSON.stringify(rawStream)} is not a stream this service uses; expected one of ${Object.values(EVENT_TYPES).join(', ')} (or its full key under ${topology.prefix}:)`,
+      );
+    }
 
     const { entries, total } = await withRedis(config, 'dlq', async (redis) => {
       const found: DeadLetter[] = [];
@@ -194,7 +200,7 @@ function displayedData(value: string): string {
   return JSON.stringify(redactDeep(withoutUrlPaths(parsed)));
 }
 
-/** Deep copy with `notify[].url` and `healthCheck.url` reduced by `redactUrlPath`, at any depth. */
+/** Deep copy with `notify[].url` and `healthCheck.url` stripped of credentials by `redactUrlPath`, at any depth. */
 function withoutUrlPaths(value: unknown): unknown {
   if (Array.isArray(value)) {
     return value.map(withoutUrlPaths);

@@ -120,7 +120,13 @@ export function describeStage(
         outcome?: unknown;
         failedStage?: unknown;
         reason?: unknown;
-        targets?: Array<{ type?: unknown; target?: unknown; status?: unknown; attempts?: unknown }>;
+        targets?: Array<{
+          type?: unknown;
+          target?: unknown;
+          status?: unknown;
+          attempts?: unknown;
+          error?: unknown;
+        }>;
       };
       const outcome = n.outcome === 'succeeded' ? 'succeeded' : 'failed';
       const targets = Array.isArray(n.targets) ? n.targets : [];
@@ -137,7 +143,7 @@ export function describeStage(
           .filter((t) => t.status !== 'delivered')
           .map(
             (t) =>
-              `${String(t.type)} ${String(t.target)}: ${String(t.status)} after ${Number(t.attempts ?? 0)} attempt(s)`,
+              `${String(t.type)} ${String(t.target)}: ${String(t.status)} after ${Number(t.attempts ?? 0)} attempt(s)${typeof t.error === 'string' ? `, last error: ${redactText(t.error)}` : ''}`,
           ),
         final: {
           outcome,

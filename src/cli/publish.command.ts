@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Command, Option } from 'nest-commander';
-import { formatDuration, parseDuration } from '../config';
-import { redactText } from '../logging/redact';
-import { decodeDeadLetter } from '../streams/dead-letter';
+import { Command, Help, Option } from 'nest-commander';
+import { type AppConfig, formatDuration, parseDuration } from '../config';
 import {
   encodeEnvelope,
   entryBytes,
@@ -19,20 +17,19 @@ import {
 import { EXIT } from './exit-codes';
 import {
   type CommandOptions,
-  fieldsToObject,
   OneShotCommand,
   readStdin,
   stringOption,
-  streamIdTime,
   topologyOf,
   usageError,
   withRedis,
 } from './one-shot';
-import { formatAge, paint, writeJson, writeLine } from './output';
-import { type StageReport, describeStage } from './pipeline-stages';
+import { writeJson, writeLine } from './output';
+import { followAndReport } from './follow-deployment';
+import { nobodyReading } from './nobody-reading';
+import { PUBLISH_HELP } from './publish-help';
 
 const DEFAULT_WAIT_MS = 120_000;
-const POLL_BLOCK_MS = 1000;
 
 @Command({
   name: 'publish',
@@ -42,6 +39,9 @@ const POLL_BLOCK_MS = 1000;
     'validate and add a deployment:started event; --wait follows it through the pipeline (exit 0 succeeded, 1 failed, 124 timeout)',
 })
 export class PublishCommand extends OneShotCommand {
+  // The Validator's rules, allow-lists included, as the service would apply them.
+  protected override readonly uses = ['redis', 'streams', 'validation'];
+
   @Option({
     flags: '--wait [timeout]',
     description: `follow the deployment until its notification is sent (default timeout ${formatDuration(DEFAULT_WAIT_MS)})`,
@@ -58,6 +58,11 @@ export class PublishCommand extends OneShotCommand {
   @Option({ flags: '--json', description: 'print the result (and stages) as JSON' })
   parseJson(): boolean {
     return true;
+  }
+
+  @Help('after')
+  requestFields(): string {
+    return PUBLISH_HELP;
   }
 
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
@@ -109,9 +114,13 @@ export class PublishCommand extends OneShotCommand {
     }
     const parsed = parseDeploymentStarted(data, validationRulesFromConfig(config));
     if (!parsed.ok) {
-      throw usageError(
-        ...parsed.errors.map((problem) => `${source}: ${problem.path}: ${problem.message}`),
+      const problems = parsed.errors.map(
+        (problem) => `${source}: ${problem.path}: ${problem.message}`,
       );
+      if (problems.some((problem) => problem.includes('_ALLOWED_HOSTS'))) {
+        problems.push(allowListNote(config));
+      }
+      throw usageError(...problems);
     }
     const deployment = parsed.value;
     const envelope: Envelope = {
@@ -146,8 +155,12 @@ export class PublishCommand extends OneShotCommand {
     const topology = topologyOf(config);
     const stream = topology.stream(EVENT_TYPES.deploymentStarted);
     return withRedis(config, 'publish', async (redis) => {
-      const startedAt = performance.now();
       const entryId = String(await redis.xadd(stream, '*', ...fields));
+      const unread = await nobodyReading(redis, topology, 'validation', config.streams.claimIdleMs);
+      if (unread) {
+        // Published all the same: the service picks it up once it runs.
+        process.stderr.write(`printery-workers: note: ${unread}\n`);
+      }
       if (waitMs === undefined) {
         if (options.json === true) {
           writeJson({
@@ -163,187 +176,20 @@ export class PublishCommand extends OneShotCommand {
       }
       if (options.json !== true) {
         writeLine(envelope.id);
-        writeLine(
-          paint(`following ${deployment.deploymentId} (up to ${formatDuration(waitMs)})…`, 'dim'),
-        );
       }
-      const follow = await followDeployment({
-        read: (streams, ids, block) =>
-          redis.xread('COUNT', 100, 'BLOCK', block, 'STREAMS', ...streams, ...ids),
-        streams: {
-          [topology.stream(EVENT_TYPES.validationCompleted)]: EVENT_TYPES.validationCompleted,
-          [topology.stream(EVENT_TYPES.dependencyChecked)]: EVENT_TYPES.dependencyChecked,
-          [topology.stream(EVENT_TYPES.healthChecked)]: EVENT_TYPES.healthChecked,
-          [topology.stream(EVENT_TYPES.notificationSent)]: EVENT_TYPES.notificationSent,
-        },
-        deadLetterStream: topology.deadLetterStream,
-        // Output ids come from the same Redis clock, so nothing relevant is older.
-        fromId: String(Math.max(0, streamIdTime(entryId) - 1)),
-        eventId: envelope.id,
-        deploymentId: deployment.deploymentId,
-        deadline: startedAt + waitMs,
-        startedAt,
-        onStage: (stage) => {
-          if (options.json !== true) {
-            printStage(stage);
-          }
-        },
-      });
-      const elapsedMs = performance.now() - startedAt;
-      if (options.json === true) {
-        writeJson({
-          eventId: envelope.id,
-          entryId,
-          deploymentId: deployment.deploymentId,
-          outcome: follow.outcome,
-          failedStage: follow.failedStage,
-          reason: follow.reason,
-          elapsedMs: Math.round(elapsedMs),
-          stages: follow.stages,
-        });
-      } else if (follow.outcome === 'timeout') {
-        writeLine(
-          paint(
-            `timed out after ${formatAge(elapsedMs)} waiting for ${follow.waitingFor}`,
-            'yellow',
-          ),
-        );
-      } else {
-        writeLine(
-          follow.outcome === 'succeeded'
-            ? paint(
-                `deployment ${deployment.deploymentId} succeeded in ${formatAge(elapsedMs)}`,
-                'green',
-              )
-            : paint(
-                `deployment ${deployment.deploymentId} failed${follow.failedStage ? ` at ${follow.failedStage}` : ''}${follow.reason ? `: ${redactText(follow.reason)}` : ''} (${formatAge(elapsedMs)})`,
-                'red',
-              ),
-        );
-      }
-      return follow.outcome === 'succeeded'
-        ? EXIT.ok
-        : follow.outcome === 'timeout'
-          ? EXIT.waitTimeout
-          : EXIT.runtimeFailure;
+      return followAndReport(
+        redis,
+        topology,
+        { eventId: envelope.id, entryId, deploymentId: deployment.deploymentId },
+        { waitMs, json: options.json === true, idleBoundMs: config.streams.claimIdleMs },
+      );
     });
   }
 }
 
-function printStage(stage: StageReport): void {
-  const colour = stage.ok === true ? 'green' : stage.ok === false ? 'red' : 'yellow';
-  writeLine(
-    `${paint(`[+${formatAge(stage.elapsedMs)}]`, 'dim')} ${stage.stage.padEnd(12)} ${paint(stage.summary, colour)}`,
-  );
-  for (const detail of stage.details) {
-    writeLine(`               ${detail}`);
-  }
-}
-
-interface FollowOptions {
-  read: (
-    streams: string[],
-    ids: string[],
-    blockMs: number,
-  ) => Promise<Array<[string, Array<[string, string[]]>]> | null>;
-  /** Stream key → event type. */
-  streams: Record<string, string>;
-  deadLetterStream: string;
-  fromId: string;
-  eventId: string;
-  deploymentId: string;
-  deadline: number;
-  startedAt: number;
-  onStage: (stage: StageReport) => void;
-}
-
-interface FollowResult {
-  outcome: 'succeeded' | 'failed' | 'timeout';
-  failedStage: string | null;
-  reason: string | null;
-  /** For a timeout: the stage not seen yet. */
-  waitingFor: string;
-  stages: StageReport[];
-}
-
-/**
- * Reads the pipeline's output streams (and the dead-letter stream) from the
- * publish time on and keeps the entries caused by this event or by its
- * descendants (the `causationid` chain), until the `notification:sent` that
- * closes the deployment, a dead letter that ends it, or the deadline.
- */
-async function followDeployment(options: FollowOptions): Promise<FollowResult> {
-  const keys = [...Object.keys(options.streams), options.deadLetterStream];
-  const cursors = keys.map(() => options.fromId);
-  const ours = new Set([options.eventId]);
-  const stages: StageReport[] = [];
-  let waitingFor = 'validation';
-  while (performance.now() < options.deadline) {
-    const block = Math.max(
-      1,
-      Math.min(POLL_BLOCK_MS, Math.ceil(options.deadline - performance.now())),
-    );
-    const reply = (await options.read(keys, cursors, block)) ?? [];
-    for (const [key, entries] of reply) {
-      const index = keys.indexOf(key);
-      for (const [entryId, flat] of entries) {
-        cursors[index] = entryId;
-        const elapsedMs = performance.now() - options.startedAt;
-        if (key === options.deadLetterStream) {
-          const letter = decodeDeadLetter(flat);
-          const original = fieldsToObject(letter.fields);
-          if (original.id === undefined || !ours.has(original.id)) {
-            continue;
-          }
-          const stage: StageReport = {
-            stage: 'dead letter',
-            type: 'dead-letter',
-            eventId: original.id,
-            ok: false,
-            summary: `dead-lettered by ${letter.worker || 'a worker'} (${letter.reason}) after ${letter.deliveryCount} deliveries`,
-            details: letter.error ? [redactText(letter.error)] : [],
-            elapsedMs,
-          };
-          stages.push(stage);
-          options.onStage(stage);
-          return {
-            outcome: 'failed',
-            failedStage: letter.worker || 'dead letter',
-            reason: letter.error || letter.reason,
-            waitingFor,
-            stages,
-          };
-        }
-        const attrs = fieldsToObject(flat);
-        const matches =
-          attrs.causationid !== undefined
-            ? ours.has(attrs.causationid)
-            : attrs.subject === options.deploymentId;
-        if (!matches || attrs.id === undefined) {
-          continue;
-        }
-        ours.add(attrs.id);
-        let data: unknown;
-        try {
-          data = JSON.parse(attrs.data ?? 'null');
-        } catch {
-          data = null;
-        }
-        const stage = describeStage(options.streams[key] ?? '', attrs.id, data, elapsedMs);
-        stages.push(stage);
-        options.onStage(stage);
-        waitingFor = stage.next ?? waitingFor;
-        if (stage.final) {
-          return {
-            outcome: stage.final.outcome,
-            failedStage: stage.final.failedStage,
-            reason: stage.final.reason,
-            waitingFor,
-            stages,
-          };
-        }
-      }
-    }
-  }
-  return { outcome: 'timeout', failedStage: null, reason: null, waitingFor, stages };
+/** Which allow-lists `publish` checked: this shell's, which may not be the service's. */
+function allowListNote(config: AppConfig): string {
+  const shown = (hosts: readonly string[]): string =>
+    hosts.length === 0 ? '(empty: any public host)' : hosts.join(',');
+  return `(checked in ENVIRONMENT ${config.environment} with this shell's HEALTHCHECK_ALLOWED_HOSTS ${shown(config.validation.healthCheckAllowedHosts)} and NOTIFY_ALLOWED_HOSTS ${shown(config.validation.notifyAllowedHosts)}; the running service checks again with its own)`;
 }

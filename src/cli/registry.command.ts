@@ -1,6 +1,5 @@
 import { Command, Option, SubCommand } from 'nest-commander';
 import semver from 'semver';
-import type { AppConfig } from '../config';
 import type { DependencySpec } from '../domain/deployment';
 import { parseRegistryEntry, type RegistryEntry } from '../domain/registry-entry';
 import { EXIT } from './exit-codes';
@@ -15,39 +14,9 @@ import {
   withRedis,
 } from './one-shot';
 import { isTerminal, paint, renderTable, writeJson, writeLine } from './output';
+import { checkEnvironment, checkService } from './registry-args';
 import { registryEnvironments } from './registry-keys';
-
-/** DNS-1123 label, the form SPEC §1 requires of service names. */
-const SERVICE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-function checkService(service: string | undefined, label: string, problems: string[]): void {
-  if (service === undefined || !SERVICE_NAME.test(service)) {
-    problems.push(
-      `${label}: ${JSON.stringify(service ?? '')} is not valid; expected a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters)`,
-    );
-  }
-}
-
-function checkEnvironment(
-  environment: string | undefined,
-  config: AppConfig,
-  problems: string[],
-  required: boolean,
-): void {
-  if (environment === undefined) {
-    if (required) {
-      problems.push(
-        `--environment: required; expected one of ${config.validation.deployEnvironments.join(', ')}`,
-      );
-    }
-    return;
-  }
-  if (!config.validation.deployEnvironments.includes(environment)) {
-    problems.push(
-      `--environment: ${JSON.stringify(environment)} is not valid; expected one of ${config.validation.deployEnvironments.join(', ')} (DEPLOY_ENVIRONMENTS)`,
-    );
-  }
-}
+import { RegistryShowCommand } from './registry-show.command';
 
 /** Parses `svc@range,svc2@range` (a bare `svc` means any version). */
 export function parseDependsOn(raw: string, problems: string[]): DependencySpec[] {
@@ -83,6 +52,8 @@ export function parseDependsOn(raw: string, problems: string[]): DependencySpec[
   description: 'list registry entries, of one environment or of all',
 })
 export class RegistryListCommand extends TabularCommand {
+  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+
   @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
   parseEnvironment(value: string): string {
     return value;
@@ -161,6 +132,8 @@ export class RegistryListCommand extends TabularCommand {
   description: 'add or replace a service entry in one environment',
 })
 export class RegistrySetCommand extends OneShotCommand {
+  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+
   @Option({ flags: '--environment <name>', description: 'deployment environment (required)' })
   parseEnvironment(value: string): string {
     return value;
@@ -241,6 +214,8 @@ export class RegistrySetCommand extends OneShotCommand {
   description: 'remove a service entry from one environment (exit 1 when absent)',
 })
 export class RegistryRemoveCommand extends OneShotCommand {
+  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+
   @Option({ flags: '--environment <name>', description: 'deployment environment (required)' })
   parseEnvironment(value: string): string {
     return value;
@@ -274,7 +249,12 @@ export class RegistryRemoveCommand extends OneShotCommand {
 
 @Command({
   name: 'registry',
-  description: 'inspect and seed the service registry (list, set, remove)',
-  subCommands: [RegistryListCommand, RegistrySetCommand, RegistryRemoveCommand],
+  description: 'inspect and seed the service registry (list, show, set, remove)',
+  subCommands: [
+    RegistryListCommand,
+    RegistryShowCommand,
+    RegistrySetCommand,
+    RegistryRemoveCommand,
+  ],
 })
 export class RegistryCommand extends CommandGroup {}

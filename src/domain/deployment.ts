@@ -124,10 +124,12 @@ export type NotifyTargetStatus = 'delivered' | 'failed' | 'refused';
 
 export interface NotifyTargetResult {
   type: NotifyType;
-  /** Scheme, host and port only; paths and credentials redacted. */
+  /** The URL without credentials: no userinfo or query, the path up to its first token-like segment. */
   target: string;
   status: NotifyTargetStatus;
   attempts: number;
+  /** Why the last attempt did not deliver (`status 503`, `no answer within 10000ms`); absent when delivered. */
+  error?: string;
 }
 
 export type FailedStage = 'validation' | 'dependency' | 'health';

@@ -124,7 +124,10 @@ describe('printery-workers publish', () => {
     const env = cliEnv(redis);
     const request = deployment();
     const result = await runWithStdin(['publish', '-'], env, JSON.stringify(request));
-    expect(result.stderr).toBe('');
+    // Published all the same; the service reads it once it runs.
+    expect(result.stderr).toBe(
+      `printery-workers: note: no consumer group reads deployment:started (printery-validator): nothing is running against this Redis with STREAM_PREFIX ${env.STREAM_PREFIX}\n`,
+    );
     expect(result.code).toBe(0);
     const eventId = result.stdout.trim();
     expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
@@ -148,16 +151,21 @@ describe('printery-workers publish', () => {
     expect(JSON.parse(fields.data ?? '')).toEqual(request);
   });
 
-  it('exits 124 when --wait times out with no worker running', async () => {
+  it('exits 124 when --wait times out with no worker running, and says nothing reads the stream', async () => {
     const env = cliEnv(redis);
     const started = Date.now();
+    const request = deployment();
     const result = await CliProcess.run(
-      ['publish', writeJsonFile(dir, 'ok.json', deployment()), '--wait', '1s'],
+      ['publish', writeJsonFile(dir, 'ok.json', request), '--wait', '1s'],
       env,
     );
     expect(result.code).toBe(124);
-    expect(result.stdout).toContain('timed out after');
-    expect(result.stdout).toContain('waiting for validation');
+    expect(result.stdout).toMatch(
+      /timed out after .* waiting for validation: no consumer group reads deployment:started \(printery-validator\): nothing is running/,
+    );
+    expect(result.stdout).toContain(
+      `pick it up again with: printery-workers follow ${String(request.deploymentId)}`,
+    );
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
@@ -168,7 +176,8 @@ describe('printery-workers publish', () => {
 
     beforeAll(async () => {
       target = await LoopbackSink.start();
-      env = cliEnv(redis);
+      // Quick notification retries, so a failing webhook settles within the test.
+      env = cliEnv(redis, { NOTIFY_BACKOFF_MS: '10ms', NOTIFY_MAX_ATTEMPTS: '3' });
       service = await startService(env);
     });
 
@@ -213,6 +222,46 @@ describe('printery-workers publish', () => {
       expect(result.stdout).toMatch(
         new RegExp(`deployment ${String(request.deploymentId)} failed at health`),
       );
+    });
+
+    it('follow picks a deployment up again after --wait timed out, with the last delivery error', async () => {
+      const request = deployment({
+        healthCheck: {
+          url: target.url('/down'),
+          maxAttempts: 2,
+          intervalMs: 1500,
+          timeoutMs: 1000,
+        },
+        notify: [{ type: 'webhook', url: target.url('/down-hook') }],
+      });
+      const id = String(request.deploymentId);
+      const first = await CliProcess.run(
+        ['publish', writeJsonFile(dir, 'slow.json', request), '--wait', '300ms'],
+        env,
+      );
+      expect(first.code).toBe(124);
+      expect(first.stdout).not.toContain('no consumer');
+
+      const [again, unknown] = await Promise.all([
+        CliProcess.run(['follow', id, '--timeout', '30s'], env, 40_000),
+        CliProcess.run(['follow', 'dep-never-published'], env),
+      ]);
+      expect(again.code).toBe(1);
+      const stages = again.stdout
+        .split('\n')
+        .map((line) => /^\[\+[^\]]+\] (\S+)/.exec(line)?.[1])
+        .filter(Boolean);
+      expect(stages).toEqual(['validation', 'dependencies', 'health', 'notification']);
+      expect(again.stdout).toContain(
+        `webhook ${target.url('/down-hook')}: failed after 3 attempt(s), last error: status 503`,
+      );
+      expect(again.stdout).toContain(`deployment ${id} failed at health`);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('no deployment:started entry for dep-never-published');
+      const warned = service.proc.logs.find(
+        (line) => line.event === 'notification.not_delivered' && line.deploymentId === id,
+      );
+      expect(warned).toMatchObject({ level: 'warn', undelivered: 1 });
     });
 
     it('prints a JSON summary with --json', async () => {

@@ -55,8 +55,15 @@ describe('printery-workers registry', () => {
         ],
       }),
     ]);
-    const all = await CliProcess.run(['registry', 'list'], env);
+    const [all, shown] = await Promise.all([
+      CliProcess.run(['registry', 'list'], env),
+      CliProcess.run(['registry', 'show', 'auth-api'], env),
+    ]);
     expect(JSON.parse(all.stdout)).toHaveLength(1);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toEqual([
+      expect.objectContaining({ environment: 'staging', service: 'auth-api', version: '2.1.0' }),
+    ]);
 
     const removed = await CliProcess.run(
       ['registry', 'remove', 'auth-api', '--environment', 'staging'],
@@ -72,6 +79,9 @@ describe('printery-workers registry', () => {
     );
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('auth-api is not in the staging registry');
+    const gone = await CliProcess.run(['registry', 'show', 'auth-api'], env);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('auth-api is not in the registry of any environment');
   });
 
   it('stores the canonical version when given a v-prefixed one', async () => {

@@ -90,7 +90,7 @@ describe('printery-workers configuration', () => {
       const sub = await CliProcess.run(['registry', 'lsit']);
       expect(sub.code).toBe(2);
       expect(sub.stderr).toMatch(
-        /unknown command 'registry lsit'; expected one of list, set, remove/,
+        /unknown command 'registry lsit'; expected one of list, show, set, remove/,
       );
     });
 

@@ -96,9 +96,12 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
     if (await this.ledger.countOnce(notification.terminalEventId)) {
       this.metrics.deployment(notification);
     }
-    this.logger.info(
+    // A target that was not reached is a failure of its own, not a "sent".
+    const undelivered = sent.targets.filter((target) => target.status !== 'delivered').length;
+    this.logger[undelivered === 0 ? 'info' : 'warn'](
       {
-        event: 'notification.sent',
+        event: undelivered === 0 ? 'notification.sent' : 'notification.not_delivered',
+        undelivered,
         worker: this.name,
         deploymentId: sent.deploymentId,
         outcome: sent.outcome,
@@ -110,7 +113,9 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
         terminalEventId: notification.terminalEventId,
         targets: sent.targets,
       },
-      'deployment notification sent',
+      undelivered === 0
+        ? 'deployment notification sent'
+        : 'deployment notification not delivered to every target',
     );
     return {
       outcome: 'ok',

@@ -114,6 +114,7 @@ export async function sendNotification(
         target: redactUrlPath(target.url),
         status: outcome.status,
         attempts: outcome.attempts,
+        ...(outcome.error !== null ? { error: outcome.error } : {}),
       };
       // Counted before the record: the request went out even if recording it fails.
       options.onTargetSettled?.(result, false);

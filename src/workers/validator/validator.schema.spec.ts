@@ -172,7 +172,7 @@ describe('parseDeploymentStarted', () => {
     ).toEqual([
       {
         path: '$.healthCheck.url',
-        message: 'host billing.prod.internal is not allowed (HEALTHCHECK_ALLOWED_HOSTS)',
+        message: 'host billing.prod.internal is not allowed (not in HEALTHCHECK_ALLOWED_HOSTS)',
       },
     ]);
   });
@@ -279,7 +279,7 @@ describe('parseDeploymentStarted', () => {
     ).toEqual([
       {
         path: '$.notify[0].url',
-        message: 'host evil.example.net is not allowed (NOTIFY_ALLOWED_HOSTS)',
+        message: 'host evil.example.net is not allowed (not in NOTIFY_ALLOWED_HOSTS)',
       },
     ]);
   });

@@ -86,7 +86,12 @@ function urlCheck(allowList: HostAllowList, setting: string) {
     }
     const check = allowList.checkUrl(url);
     if (!check.allowed) {
-      const hint = check.reason.endsWith('is not allowed') ? ` (${setting})` : '';
+      // Name the setting that would allow it: an operator's next move.
+      const hint = check.reason.endsWith('is not allowed')
+        ? ` (not in ${setting})`
+        : check.reason.endsWith('is not a public address')
+          ? ` (with ${setting} empty only public addresses are allowed; list the host there to allow it)`
+          : '';
       ctx.addIssue({ code: 'custom', message: `${check.reason}${hint}` });
     }
   };
