@@ -1,29 +1,36 @@
 import type Redis from 'ioredis';
 import { LoopbackSink } from '../../dev/loopback-sink';
 import { RedisServer, freePort } from '../../dev/redis-server';
+import { JSON_CONTENT_TYPE, SPEC_VERSION, encodeEnvelope } from '../../src/streams/envelope';
+import { EVENT_TYPES } from '../../src/streams/topology';
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
-import { sampleValue } from '../helpers/metrics-text';
+import { RULES_PATH, alertRules, dashboardQueries } from '../helpers/deploy-files';
+import { exportedNames, sampleValue } from '../helpers/metrics-text';
+import { PrometheusServer } from '../helpers/prometheus-server';
+import { readPromql } from '../helpers/promql';
+import { requireTool, runTool } from '../helpers/tools';
 
 // Real: the built CLI running all four workers, a redis-server of its own, a
-// loopback webhook sink. Entries are added with XADD as producers would.
+// loopback webhook sink, promtool and a Prometheus server (Debian's
+// prometheus package) scraping the service with the product's alert rules.
+// Entries are added with XADD as producers would.
 
-/** A CloudEvents field list as the stages write it. */
+/** Series Prometheus itself adds to every target. */
+const PROMETHEUS_SERIES = new Set(['up']);
+
+/** An entry as a producer or a stage writes it. */
 function envelope(id: string, type: string, data: unknown): string[] {
-  return [
-    'specversion',
-    '1.0',
-    'id',
+  return encodeEnvelope({
+    specversion: SPEC_VERSION,
     id,
-    'type',
     type,
-    'source',
-    'test',
-    'data',
-    JSON.stringify(data),
-  ];
+    source: 'test',
+    datacontenttype: JSON_CONTENT_TYPE,
+    data,
+  });
 }
 
-describe('printery-workers metrics', () => {
+describe('printery-workers metrics, as Prometheus sees them', () => {
   let redis: RedisServer;
   let client: Redis;
   let sink: LoopbackSink;
@@ -71,14 +78,8 @@ describe('printery-workers metrics', () => {
 
   it('exports the length of every stream it reads or writes, outputs and dead letters included', async () => {
     const text = await scrape();
-    for (const type of [
-      'deployment:started',
-      'validation:completed',
-      'dependency:checked',
-      'health:checked',
-      'notification:sent',
-      'dead-letter',
-    ]) {
+    // Every stage's stream, notification:sent included, and the dead letters.
+    for (const type of [...Object.values(EVENT_TYPES), 'dead-letter']) {
       expect(sampleValue(text, 'printery_stream_length', { stream: stream(type) })).toBe(0);
     }
     expect(sampleValue(text, 'printery_redis_up')).toBe(1);
@@ -148,5 +149,78 @@ describe('printery-workers metrics', () => {
     expect(notifications('deduplicated')).toBe(1);
     expect(notifications('failed')).toBe(0);
     expect(sink.received('/hooks/all')).toHaveLength(2);
+  });
+
+  it('pass promtool check metrics', async () => {
+    const promtool = requireTool('promtool');
+    const result = await runTool(promtool, ['check', 'metrics'], { input: await scrape() });
+    // Lint findings name the metric; prom-client's own nodejs_* gauges have some.
+    const ours = `${result.stdout}${result.stderr}`
+      .split('\n')
+      .filter((line) => line.startsWith('printery_'));
+    expect(ours).toEqual([]);
+  });
+
+  it('are the only metrics the alert rules and the dashboard query', async () => {
+    const exported = exportedNames(await scrape());
+    const queries = [
+      ...alertRules().map((rule) => ({ where: rule.alert, expr: rule.expr })),
+      ...dashboardQueries(),
+    ];
+    for (const { where, expr } of queries) {
+      const unknown = readPromql(expr).metrics.filter(
+        (name) => !exported.has(name) && !PROMETHEUS_SERIES.has(name),
+      );
+      expect({ where, unknown }).toEqual({ where, unknown: [] });
+    }
+  });
+
+  it('raise the dead-letter alert in a real Prometheus when a malformed entry arrives', async () => {
+    const prometheus = await PrometheusServer.start({
+      ruleFiles: [RULES_PATH],
+      targets: [new URL(base).host],
+    });
+    try {
+      const seriesOf = { worker: 'validator', reason: 'malformed' };
+      // The counter's 0 must be in the TSDB first: increase() needs two samples.
+      await eventually(async () => {
+        const [sample] = await prometheus.query(
+          'printery_dead_letters_total{worker="validator",reason="malformed"}',
+        );
+        return sample?.value[1] === '0';
+      }, 20_000);
+
+      // No `data`: malformed, dead-lettered at once.
+      await client.xadd(
+        stream('deployment:started'),
+        '*',
+        'id',
+        'evt-bad',
+        'type',
+        'deployment:started',
+      );
+
+      let alerts: Awaited<ReturnType<PrometheusServer['alerts']>> = [];
+      await eventually(async () => {
+        alerts = await prometheus.alerts();
+        return alerts.some((alert) => alert.labels.alertname === 'PrinteryDeadLetters');
+      }, 20_000);
+      const alert = alerts.find((a) => a.labels.alertname === 'PrinteryDeadLetters');
+      expect(['pending', 'firing']).toContain(alert?.state);
+      expect(alert?.labels).toMatchObject({
+        ...seriesOf,
+        severity: 'warning',
+        job: 'printery-workers',
+      });
+      expect(alert?.annotations.summary).toBe(
+        'Entries dead-lettered by validator (malformed) in the last 10 minutes',
+      );
+      // A healthy service raises nothing else.
+      expect(
+        alerts.filter((a) => a.labels.alertname !== 'PrinteryDeadLetters').map((a) => a.labels),
+      ).toEqual([]);
+    } finally {
+      await prometheus.stop();
+    }
   });
 });
