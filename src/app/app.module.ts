@@ -36,8 +36,27 @@ export class AppModule {
             logger,
             // Probes and scrapes every few seconds would drown the log.
             autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
-            customProps: () => ({ event: 'http.request' }),
+            // What an operator reads in a request line: method, path, status,
+            // time. Not the headers (noise, and a place secrets travel), and
+            // not pino's res serializer, whose statusCode reads null once the
+            // logger's redaction has copied the response object.
             quietReqLogger: true,
+            quietResLogger: true,
+            customSuccessObject: (req, res, value: { responseTime?: number }) => ({
+              event: 'http.request',
+              method: req.method,
+              url: req.url,
+              statusCode: res.statusCode,
+              responseTime: value.responseTime,
+            }),
+            customErrorObject: (req, res, err, value: { responseTime?: number }) => ({
+              event: 'http.request',
+              method: req.method,
+              url: req.url,
+              statusCode: res.statusCode,
+              responseTime: value.responseTime,
+              err,
+            }),
           },
         }),
         // Bottom up: connections, the stream runtime and metrics, then the

@@ -53,13 +53,20 @@ export function createLogger(settings: LoggerSettings): Logger {
   if (settings.environment === 'development' && isTerminal) {
     // Synchronous pretty stream, not a worker-thread transport: lines written
     // just before exit must not be lost.
+    // One line per event, its fields after the message, so a terminal reads
+    // like a log, not a form. An error is a field like any other (its
+    // message and type); its stack, many lines, only at debug.
+    const stacks = settings.level === 'debug';
     return pino(
-      options,
+      stacks ? options : { ...options, formatters: { ...options.formatters, log: errorInline } },
       pretty({
         colorize: true,
         sync: true,
+        singleLine: true,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname,service',
+        // Only `err` (turned into `error` above, below debug) gets lines of its own.
+        errorLikeObjectKeys: ['err'],
       }),
     );
   }
@@ -69,4 +76,16 @@ export function createLogger(settings: LoggerSettings): Logger {
       ? (settings.destination as pino.DestinationStream)
       : pino.destination({ dest: 1, sync: true }),
   );
+}
+
+/**
+ * `err` as one `error: "Name: message"` field: pino-pretty prints an `err`
+ * object, stack and all, on lines of its own even in single-line mode.
+ */
+function errorInline(object: Record<string, unknown>): Record<string, unknown> {
+  const { err, ...rest } = object;
+  if (!(err instanceof Error)) {
+    return object;
+  }
+  return { ...rest, error: `${err.name}: ${err.message}` };
 }

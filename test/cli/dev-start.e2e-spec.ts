@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
-import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
+import { CliProcess, eventually, httpGet, runInTerminal } from '../helpers/cli-process';
 import { freePort } from '../../dev/redis-server';
 
 function portOpen(port: number): Promise<boolean> {
@@ -74,16 +74,30 @@ describe('printery-workers run: zero-setup dev start', () => {
     expect(await portOpen(redisPort)).toBe(false);
   });
 
-  it('does not start one when REDIS_URL is given explicitly', async () => {
-    proc = new CliProcess(['run', '--port', String(await freePort())], {
-      PRINTERY_CONFIG_DIR: dir,
-      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-      STARTUP_TIMEOUT_MS: '500ms',
-    });
-    const exit = await proc.waitForExit(30_000);
-    expect(exit.code).toBe(1);
-    expect(proc.stderr).toContain('unreachable');
-    expect(proc.logs.some((line) => line.event === 'redis.embedded_started')).toBe(false);
+  it('does not start one when REDIS_URL is given explicitly; in a terminal, one line per event', async () => {
+    const { code, output } = await runInTerminal(
+      ['run', '--port', String(await freePort())],
+      {
+        PRINTERY_CONFIG_DIR: dir,
+        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+        STARTUP_TIMEOUT_MS: '500ms',
+      },
+      20_000,
+    );
+    expect(code).toBe(1);
+    const colours = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+    const lines = output.replace(colours, '').split(/\r?\n/).filter(Boolean);
+    const logLines = lines.filter((line) => !line.startsWith('printery-workers: '));
+    expect(logLines.length).toBeGreaterThanOrEqual(3);
+    for (const line of logLines) {
+      // `[10:04:17.025] WARN: redis not reachable yet {"event":"redis.connect_failed",…}`
+      expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR): .+ \{"/);
+    }
+    expect(output).toContain('"event":"redis.connect_failed"');
+    expect(output).toMatch(
+      /"event":"service.failed","error":"StartupError: Redis at .* is unreachable/,
+    );
+    expect(output).not.toContain('redis.embedded_started');
   });
 
   it('never starts one outside development', async () => {

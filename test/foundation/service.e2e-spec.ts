@@ -82,6 +82,15 @@ describe('printery-workers run', () => {
     await eventually(async () => (await httpGet(`${base}/health/ready`)).status === 200, 20_000);
     proc.signal('SIGTERM');
     await proc.waitForExit();
+    // A request line names method, path, status and time; no headers, no null status.
+    expect(
+      proc.logs.find((line) => line.event === 'http.request' && line.url === '/status'),
+    ).toEqual(
+      expect.objectContaining({ method: 'GET', statusCode: 200, responseTime: expect.any(Number) }),
+    );
+    expect(
+      proc.logs.filter((line) => line.event === 'http.request' && ('req' in line || 'res' in line)),
+    ).toEqual([]);
     for (const secret of [redisPassword, webhookSecret, 'tok-secret-path']) {
       expect(status.text).not.toContain(secret);
       expect(metrics.text).not.toContain(secret);
