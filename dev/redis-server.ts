@@ -49,6 +49,11 @@ export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--appendonly', 'yes']. */
   args?: string[];
   password?: string;
+  /**
+   * In its own process group, so it can outlive this process (see `keep`)
+   * and a terminal's Ctrl-C reaches only its owner.
+   */
+  detached?: boolean;
 }
 
 /**
@@ -89,7 +94,10 @@ export class RedisServer {
       ...(this.options.password ? ['--requirepass', this.options.password] : []),
       ...(this.options.args ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    const child = spawn('redis-server', args, {
+      stdio: 'ignore',
+      detached: this.options.detached === true,
+    });
     this.process = child;
     await this.waitUntil(
       () => answersPing(this.port, this.options.password),
@@ -110,6 +118,18 @@ export class RedisServer {
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
+  }
+
+  /**
+   * Leaves the server running after this process exits (`npm run demo --
+   * --keep`): no longer stopped by `stop` or `dispose`, its folder kept.
+   * Returns its pid, for the operator to stop it with `kill`.
+   */
+  keep(): number {
+    const child = this.process;
+    this.process = undefined;
+    child?.unref();
+    return child?.pid ?? 0;
   }
 
   async dispose(): Promise<void> {

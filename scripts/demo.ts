@@ -7,13 +7,17 @@
  * one is refused by validation, one fails its health check), and prints what
  * happened. Needs `npm run build` first (the npm script does it) and
  * `redis-server` on PATH.
+ *
+ * `npm run demo -- --keep` runs the pipeline on a redis-server of the demo's
+ * own instead and leaves it running, with its URL printed, so the streams,
+ * groups and registry can be looked at afterwards (`status`, `dlq list`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LoopbackSink } from '../dev/loopback-sink';
-import { freePort } from '../dev/redis-server';
+import { freePort, RedisServer } from '../dev/redis-server';
 import { findOnPath } from '../src/redis/embedded-redis';
 
 const ROOT = resolve(__dirname, '..');
@@ -58,11 +62,11 @@ function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<nu
   });
 }
 
-/** Starts `run`; resolves with the throwaway Redis URL once the service listens. */
+/** Starts `run`; resolves once the service listens, with the URL of the Redis it started (if it did). */
 function startService(
   env: NodeJS.ProcessEnv,
   port: number,
-): Promise<{ child: ChildProcess; redisUrl: string; warning: string }> {
+): Promise<{ child: ChildProcess; redisUrl: string }> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [CLI, 'run', '--port', String(port)], {
       cwd: ROOT,
@@ -70,7 +74,6 @@ function startService(
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let redisUrl = '';
-    let warning = '';
     let pending = '';
     let stderr = '';
     const timer = setTimeout(
@@ -83,7 +86,7 @@ function startService(
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
-        let log: { event?: string; url?: string; msg?: string };
+        let log: { event?: string; url?: string };
         try {
           log = JSON.parse(line) as typeof log;
         } catch {
@@ -91,11 +94,10 @@ function startService(
         }
         if (log.event === 'redis.embedded_started') {
           redisUrl = String(log.url);
-          warning = String(log.msg);
         }
         if (log.event === 'service.listening') {
           clearTimeout(timer);
-          done({ child, redisUrl, warning });
+          done({ child, redisUrl });
         }
       }
     });
@@ -128,6 +130,7 @@ async function main(): Promise<number> {
     );
     return 1;
   }
+  const keep = process.argv.includes('--keep');
   const dir = mkdtempSync(join(tmpdir(), 'printery-demo-'));
   // A config folder whose default Redis URL answers nowhere: the service then
   // starts its throwaway Redis even if one runs on 6379, which stays untouched.
@@ -135,6 +138,8 @@ async function main(): Promise<number> {
     join(dir, 'default.yaml'),
     `redis:\n  url: redis://127.0.0.1:${await freePort()}\n`,
   );
+  // With --keep, a Redis of the demo's own that outlives it.
+  const kept = keep ? await RedisServer.start({ detached: true }) : undefined;
   // Health target (`/up` 200, `/down` 503) and webhook sink (`/hook`) on one loopback server.
   const targets = await LoopbackSink.start();
   const port = await freePort();
@@ -145,16 +150,24 @@ async function main(): Promise<number> {
     ENVIRONMENT: 'development',
     HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1',
     NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
+    ...(kept ? { REDIS_URL: kept.url } : {}),
   };
   let service: ChildProcess | undefined;
   try {
     process.stdout.write(bold('\n▶ Starting printery-workers in development mode\n'));
     const started = await startService(env, port);
     service = started.child;
-    process.stdout.write(`  ${started.warning}\n  Redis: ${started.redisUrl}\n`);
+    const redisUrl = kept?.url ?? started.redisUrl;
+    // In the demo's words: the service's own warning speaks of "the default
+    // URL", which here is an empty port the demo chose, not 6379.
+    process.stdout.write(
+      kept
+        ? `  Redis: ${redisUrl}, a redis-server the demo started and will leave running (--keep)\n`
+        : `  Redis: ${redisUrl}, a throwaway redis-server the service started itself (zero-setup dev start:\n  the demo points it at an empty port, so a Redis on 6379 is left alone); it stops with the service\n`,
+    );
     await waitReady(`http://127.0.0.1:${port}`);
     process.stdout.write(`  /health/ready answers 200 on http://127.0.0.1:${port}\n`);
-    const cliEnv = { ...env, REDIS_URL: started.redisUrl };
+    const cliEnv = { ...env, REDIS_URL: redisUrl };
 
     process.stdout.write(
       bold('\n▶ Seeding the registry: auth-api 2.1.0 is deployed and healthy in staging\n'),
@@ -252,7 +265,9 @@ async function main(): Promise<number> {
   } finally {
     if (service && service.exitCode === null) {
       process.stdout.write(
-        bold('\n▶ Stopping the service (SIGTERM); the throwaway Redis goes with it\n'),
+        bold(
+          `\n▶ Stopping the service (SIGTERM)${kept ? '' : '; the throwaway Redis goes with it'}\n`,
+        ),
       );
       const exited = new Promise((done) => service?.once('exit', done));
       service.kill('SIGTERM');
@@ -260,6 +275,15 @@ async function main(): Promise<number> {
     }
     await targets.close();
     rmSync(dir, { recursive: true, force: true });
+    if (kept) {
+      const pid = kept.keep();
+      process.stdout.write(
+        bold(`\n▶ Redis kept at ${kept.url} (pid ${pid}); look at what the demo left with\n`) +
+          `  REDIS_URL=${kept.url} node dist/main.js status\n` +
+          `  REDIS_URL=${kept.url} node dist/main.js registry list\n` +
+          `  and stop it with: kill ${pid}\n`,
+      );
+    }
   }
 }
 
