@@ -120,6 +120,22 @@ describe('printery-workers publish', () => {
     expect(await client.xlen(`${env.STREAM_PREFIX}:deployment:started`)).toBe(0);
   });
 
+  it('accepts the shipped examples, and refuses the invalid one with every problem', async () => {
+    // The examples name staging hosts and public webhooks, as a real request would.
+    const env = {
+      ...cliEnv(redis),
+      HEALTHCHECK_ALLOWED_HOSTS: '*.staging.internal',
+      NOTIFY_ALLOWED_HOSTS: 'hooks.example.com,hooks.slack.com',
+    };
+    const files = ['deployment', 'missing-dependency', 'unhealthy', 'invalid-request'];
+    const results = await Promise.all(
+      files.map((name) => CliProcess.run(['publish', '--dry-run', `examples/${name}.json`], env)),
+    );
+    expect(results.map((result) => result.code)).toEqual([0, 0, 0, 2]);
+    expect(results[0]?.stdout).toContain('valid: dep-2026-0042 (billing-api@1.4.2 to staging)');
+    expect(results[3]?.stderr.trim().split('\n').length).toBeGreaterThanOrEqual(10);
+  });
+
   it('adds a CloudEvents entry read from stdin and prints its event id', async () => {
     const env = cliEnv(redis);
     const request = deployment();
