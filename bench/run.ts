@@ -15,7 +15,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { baseRedisOptions } from '../src/redis/redis-options';
 import { encodeEnvelope } from '../src/streams/envelope';
 import type { InboundMessage } from '../src/streams/handler';
-import { type ConsumerLogger, StreamConsumer } from '../src/streams/stream-consumer';
+import { type ConsumerLogger, StreamConsumer } from '../src/streams/consumer';
 import { EVENT_TYPES, type EventType } from '../src/streams/topology';
 import { RedisServer } from '../dev/redis-server';
 

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { METRIC } from '../metrics/metric-names';
 import { RedisService } from '../redis/redis.service';
 import type { ConsumerSpec } from './handler';
-import { type ConsumerSettings, StreamConsumer, type WorkerCounters } from './stream-consumer';
+import { type ConsumerSettings, StreamConsumer, type WorkerCounters } from './consumer';
 
 /** Builds StreamConsumers wired to the app's Redis, config, metrics and logger. */
 @Injectable()

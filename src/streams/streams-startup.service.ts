@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
 import { describeAuthError, isAuthError } from '../redis/connection-checks';
 import { RedisService } from '../redis/redis.service';
-import { ensureGroups } from './consumer-groups';
+import { ensureGroups } from './consumer';
 import { checkRedisVersion, readDurability } from './redis-checks';
 import { StreamTopology } from './topology';
 

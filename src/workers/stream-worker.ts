@@ -1,6 +1,6 @@
 import type { AppConfig, WorkerName } from '../config';
 import type { ConsumerSpec, HandlerResult, InboundMessage } from '../streams/handler';
-import type { StreamConsumer, WorkerCounters } from '../streams/stream-consumer';
+import type { StreamConsumer, WorkerCounters } from '../streams/consumer';
 import type { StreamConsumerFactory } from '../streams/stream-consumer.factory';
 import { StreamTopology } from '../streams/topology';
 import type { WorkerLifecycle, WorkerProbe } from '../lifecycle/worker-lifecycle';

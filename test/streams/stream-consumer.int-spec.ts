@@ -637,7 +637,7 @@ describe('StreamConsumer', () => {
       c.consumer.stopReading();
       expect(performance.now() - begun).toBeLessThan(50);
       // The blocked XREADGROUP does not keep its connection.
-      const [read] = c.connections;
+      const read = c.connection('read');
       await eventually(() => read?.status === 'end', 1000);
       expect(c.consumer.health()).toMatchObject({ healthy: false, reason: 'stopping' });
 
@@ -775,7 +775,7 @@ describe('StreamConsumer', () => {
     it('leaves nothing running when it lands while start() is still creating groups', async () => {
       const c = start({ worker: 'notifier', handler: okHandler });
       const starting = c.consumer.start(() => undefined);
-      const commit = c.connections[1] as Redis;
+      const commit = c.connection('commit');
       const xgroup = commit.xgroup.bind(commit) as (...args: unknown[]) => Promise<unknown>;
       let stopped: Promise<void> | undefined;
       // Stop right after the first group is created, before start() arms its timers.

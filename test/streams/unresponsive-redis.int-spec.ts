@@ -91,7 +91,7 @@ describe('StreamConsumer when Redis stops answering', () => {
       await c.consumer.start(() => undefined);
       await redis.xadd(input(), '*', ...eventFields('half-open'));
       await eventually(() => c.consumer.health().inFlight === 1);
-      const commit = c.connections[1];
+      const commit = c.connection('commit');
       let reconnects = 0;
       commit?.on('reconnecting', () => {
         reconnects += 1;

@@ -105,3 +105,37 @@ export function isNoGroupError(error: unknown): boolean {
 export function isBusyGroupError(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('BUSYGROUP');
 }
+
+/** Waits for `promise` to settle, but no longer than `ms`; never rejects. */
+export async function settledWithin(
+  promise: Promise<unknown> | undefined,
+  ms: number,
+): Promise<void> {
+  if (!promise) {
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Resolves once ioredis has finished closing the connection (or after `ms`). */
+export function untilEnded(connection: Redis, ms: number): Promise<void> {
+  if (connection.status === 'end' || ms <= 0) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    connection.once('end', done);
+    function done(): void {
+      clearTimeout(timer);
+      connection.off('end', done);
+      resolve();
+    }
+  });
+}

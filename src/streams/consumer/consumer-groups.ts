@@ -1,0 +1,157 @@
+import type Redis from 'ioredis';
+import type { ConsumerSpec } from '../handler';
+import type { StreamGroup } from '../topology';
+import type { Commands } from './command-connection';
+import type { Committer } from './committer';
+import type { ConsumerScope } from './contracts';
+import type { Outcomes } from './outcomes';
+import type { Reclaimer } from './reclaimer';
+import { isBusyGroupError } from './redis-wait';
+
+/**
+ * XGROUP CREATE … MKSTREAM at `startId`: true when created, false when the
+ * group already existed (BUSYGROUP), which is left as it is. `send` carries
+ * the command (e.g. under a reply timeout).
+ */
+export async function createGroup(
+  redis: Redis,
+  stream: string,
+  group: string,
+  startId: string,
+  send: (command: Promise<unknown>) => Promise<unknown> = (command) => command,
+): Promise<boolean> {
+  try {
+    await send(redis.xgroup('CREATE', stream, group, startId, 'MKSTREAM'));
+    return true;
+  } catch (error) {
+    if (isBusyGroupError(error)) {
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** Creates each (stream, group) pair at `startId` (see createGroup); returns the pairs created. */
+export async function ensureGroups(
+  redis: Redis,
+  pairs: readonly StreamGroup[],
+  startId: string,
+): Promise<StreamGroup[]> {
+  const created: StreamGroup[] = [];
+  for (const pair of pairs) {
+    if (await createGroup(redis, pair.stream, pair.group, startId)) {
+      created.push(pair);
+    }
+  }
+  return created;
+}
+
+/** What a consumer's group membership needs. */
+export interface ConsumerGroupsContext extends ConsumerScope {
+  streams: ConsumerSpec['streams'];
+  commands: Pick<Commands, 'client' | 'ready' | 'run' | 'within'>;
+  committer: Pick<Committer, 'watermark'>;
+  reclaimer: Pick<Reclaimer, 'forget'>;
+  outcomes: Pick<Outcomes, 'countError'>;
+}
+
+/** Below this much time left, the optional XPENDING/DELCONSUMER clean-up is skipped. */
+const MIN_CLEANUP_MS = 300;
+
+/** One consumer's groups: created at start, recreated when lost, left when it stops idle. */
+export class ConsumerGroups {
+  constructor(private readonly ctx: ConsumerGroupsContext) {}
+
+  create(stream: string, fromId: string): Promise<boolean> {
+    const commands = this.ctx.commands;
+    return createGroup(commands.client, stream, this.ctx.group, fromId, (command) =>
+      commands.run(command),
+    );
+  }
+
+  /**
+   * The group (or its stream) vanished under us: a FLUSHALL, XGROUP DESTROY or
+   * a restart without persistence. Recreate it from the last id this worker
+   * committed: `$` would drop what arrived meanwhile, `0` would replay everything.
+   *
+   * Without such a watermark (nothing committed since the process started)
+   * the stream itself decides. Empty or gone (Redis restarted without
+   * persistence, FLUSHALL): everything that will be in it is new, so `0`
+   * loses nothing. Still holding entries (XGROUP DESTROY with the stream
+   * intact): `0` would re-run the whole history — re-probe every deployment,
+   * re-notify every subscriber — which is worse than skipping the few
+   * entries added while the group was missing, so `$`, logged at error level
+   * for an operator to replay those if needed.
+   */
+  async recreate(): Promise<void> {
+    const { commands, worker, group, log } = this.ctx;
+    for (const { stream } of this.ctx.streams) {
+      try {
+        const watermark = this.ctx.committer.watermark(stream);
+        let fromId = watermark;
+        if (fromId === undefined) {
+          const length = await commands.run(commands.client.xlen(stream));
+          fromId = length > 0 ? '$' : '0';
+        }
+        if (!(await this.create(stream, fromId))) {
+          continue;
+        }
+        this.ctx.reclaimer.forget(stream);
+        const fields = { worker, stream, group };
+        if (watermark === undefined && fromId === '$') {
+          log.error(
+            { event: 'stream.group_recreated', ...fields, startId: fromId },
+            'consumer group was missing and no committed id is known; recreated at $ so history is not replayed. Entries added while the group was missing were skipped: use XGROUP SETID or replay them if they matter',
+          );
+        } else {
+          log.warn(
+            { event: 'group.recreated', ...fields, fromId },
+            watermark === undefined
+              ? 'consumer group and its stream were missing; recreated from the start'
+              : 'consumer group was missing; recreated from the last committed id',
+          );
+        }
+      } catch (error) {
+        this.ctx.outcomes.countError('redis');
+        log.warn(
+          { event: 'group.recreate_failed', worker, stream, err: error },
+          'could not recreate the consumer group',
+        );
+      }
+    }
+  }
+
+  /**
+   * Removes this consumer from its groups where it owns nothing, so restarts
+   * do not pile up dead consumer names; best effort, within what `left()`
+   * (ms) says remains, keeping time for the QUIT that follows.
+   */
+  async leave(left: () => number): Promise<void> {
+    const { commands, streams, group, consumerName } = this.ctx;
+    if (!commands.ready || left() < MIN_CLEANUP_MS) {
+      return;
+    }
+    try {
+      // Leave time for QUIT after the clean-up.
+      const budget = Math.min(1000, Math.floor(left() / 2));
+      const pipeline = commands.client.pipeline();
+      for (const { stream } of streams) {
+        pipeline.call('XPENDING', stream, group, '-', '+', '1', consumerName);
+      }
+      const replies = (await commands.within(pipeline.exec(), budget)) ?? [];
+      const idle = streams.filter(
+        (_, i) => !replies[i]?.[0] && (replies[i]?.[1] as unknown[] | undefined)?.length === 0,
+      );
+      if (idle.length > 0 && left() >= MIN_CLEANUP_MS / 2) {
+        // DELCONSUMER drops the consumer's pending entries too: only where there are none.
+        const dels = commands.client.pipeline();
+        for (const { stream } of idle) {
+          dels.xgroup('DELCONSUMER', stream, group, consumerName);
+        }
+        await commands.within(dels.exec(), Math.min(1000, Math.floor(left() / 2)));
+      }
+    } catch {
+      // Best effort: a leftover idle consumer name is harmless.
+    }
+  }
+}

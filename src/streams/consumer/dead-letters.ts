@@ -1,0 +1,80 @@
+import { InvalidEntryError } from '../../errors/invalid-entry.error';
+import { redactText } from '../../logging/redact';
+import { type DeadLetterReason, encodeDeadLetter } from '../dead-letter';
+import type { Committer } from './committer';
+import { type ConsumerScope, HandlerTimeoutError } from './contracts';
+import type { Outcomes } from './outcomes';
+import type { Task } from './task';
+
+/** What dead-lettering needs to know and reach. */
+export interface DeadLettersContext extends Pick<ConsumerScope, 'worker' | 'group'> {
+  maxDeliveries: number;
+  deadLetterStream: string;
+  committer: Pick<Committer, 'commit'>;
+  outcomes: Pick<Outcomes, 'handlerFailed' | 'retrying' | 'deadLettered'>;
+  /** Aborted at the stop deadline. */
+  deadline: AbortSignal;
+}
+
+/**
+ * The failure paths of an entry: a handler that threw or timed out leaves
+ * its entry pending for redelivery until MAX_DELIVERIES, then it is moved
+ * to the dead-letter stream in the same MULTI as its XACK.
+ */
+export class DeadLetters {
+  constructor(private readonly ctx: DeadLettersContext) {}
+
+  /** The handler threw `error` (or timed out with a HandlerTimeoutError). */
+  async handlerFailed(task: Task, error: unknown): Promise<void> {
+    const { deadline, maxDeliveries, outcomes } = this.ctx;
+    if (deadline.aborted) {
+      // Aborted by the stop deadline: not the entry's fault; it stays pending.
+      return;
+    }
+    if (error instanceof InvalidEntryError) {
+      await this.deadLetter(task, 'invalid', errorText(error));
+      return;
+    }
+    const timedOut = error instanceof HandlerTimeoutError;
+    outcomes.handlerFailed(timedOut);
+    if (task.deliveryCount >= maxDeliveries) {
+      await this.deadLetter(task, 'max_deliveries', errorText(error));
+      return;
+    }
+    outcomes.retrying(task, error, timedOut);
+  }
+
+  /** Moves the entry to the dead-letter stream with its XACK, in a MULTI of its own. */
+  async deadLetter(task: Task, reason: DeadLetterReason, error: string): Promise<void> {
+    const fields = encodeDeadLetter({
+      stream: task.stream,
+      id: task.entryId,
+      group: this.ctx.group,
+      worker: this.ctx.worker,
+      reason,
+      error: redactText(error),
+      deliveryCount: task.deliveryCount,
+      fields: task.fields,
+      time: new Date().toISOString(),
+    });
+    // Never trimmed: STREAM_MAXLEN must not evict a poison entry before an operator sees it.
+    const committed = await this.ctx.committer.commit(task, (multi) => {
+      multi.xadd(this.ctx.deadLetterStream, '*', ...fields);
+    });
+    if (committed) {
+      this.ctx.outcomes.deadLettered(task, reason, error);
+    }
+  }
+}
+
+/** The reason recorded for an error: InvalidEntryError's message, else `Name: message`. */
+export function errorText(error: unknown): string {
+  if (error instanceof InvalidEntryError) {
+    // By contract its message is the reason itself.
+    return error.message;
+  }
+  if (error instanceof Error) {
+    return error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  }
+  return String(error);
+}
