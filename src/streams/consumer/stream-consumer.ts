@@ -14,7 +14,8 @@ import { type ConsumerParts, wireParts } from './wiring';
 /**
  * A reliable consumer of one worker's stream(s) in one consumer group
  * (SPEC §2, §4). One instance per worker start; `stop()` ends it for good.
- * It wires the parts in this folder and runs their start and stop in order.
+ * Its parts are built and connected in wiring.ts; this class runs their
+ * start and stop in order and tells the consumer's health.
  *
  * Guarantees, and how:
  * - At-least-once: an entry is acknowledged only in the same MULTI that

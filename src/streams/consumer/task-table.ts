@@ -66,6 +66,12 @@ export class TaskTable {
       const done = (): void => {
         clearTimeout(timer);
         signal.removeEventListener('abort', done);
+        // Woken by its timer or the signal: leave no waiter behind, or a loop
+        // whose slots all stay taken would add one per wait until one frees.
+        const index = this.waiters.indexOf(done);
+        if (index >= 0) {
+          this.waiters.splice(index, 1);
+        }
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
