@@ -13,6 +13,7 @@ import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
 import { checkSelectedDb, describeAuthError, isAuthError } from './connection-checks';
 import { baseRedisOptions, reconnectDelay } from './redis-options';
+import { RedisOutage } from './redis-outage';
 
 /**
  * Owns every Redis connection of the process: one shared command client and
@@ -22,6 +23,8 @@ import { baseRedisOptions, reconnectDelay } from './redis-options';
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly client: Redis;
+  /** Whether Redis is away right now; parts that fail because of it count their errors here. */
+  readonly outage = new RedisOutage();
   private readonly connections = new Set<Redis>();
   private closed = false;
   /** Last error any connection emitted; the reason behind a generic "Connection is closed". */
@@ -55,27 +58,35 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       ...overrides,
     });
     // 'reconnecting' fires only for an unplanned loss (not after quit/disconnect),
-    // so a drain closing its connections does not read as an outage.
-    let down = false;
+    // so a drain closing its connections does not read as an outage. The
+    // outage is the process's, not the connection's: one line when Redis
+    // goes away, one when it is back.
     let everReady = false;
     connection.on('reconnecting', () => {
-      if (everReady && !down && !this.closed) {
-        down = true;
+      if (everReady && !this.closed && this.outage.lost(name)) {
         this.logger.warn(
-          { event: 'redis.disconnected', connection: name },
-          'redis connection lost, reconnecting',
+          { event: 'redis.disconnected', url: this.displayUrl },
+          'lost the connection to Redis; reconnecting, work pauses until it is back',
         );
       }
     });
-    connection.on('ready', () => {
-      everReady = true;
-      if (down) {
-        down = false;
+    const back = (): void => {
+      const summary = this.outage.back(name);
+      if (summary && !this.closed) {
         this.logger.info(
-          { event: 'redis.reconnected', connection: name },
-          'redis connection restored',
+          {
+            event: 'redis.reconnected',
+            url: this.displayUrl,
+            downFor: `${(summary.downMs / 1000).toFixed(1)}s`,
+            ...summary,
+          },
+          'connection to Redis is back; work resumes',
         );
       }
+    };
+    connection.on('ready', () => {
+      everReady = true;
+      back();
     });
     connection.on('error', (err: Error) => {
       this.lastConnectionError = err.message;
@@ -95,7 +106,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       }
     });
     this.connections.add(connection);
-    connection.once('end', () => this.connections.delete(connection));
+    connection.once('end', () => {
+      this.connections.delete(connection);
+      back(); // Closed for good: nothing to wait for any more.
+    });
     return connection;
   }
 
