@@ -1,16 +1,9 @@
 import { Option, SubCommand } from 'nest-commander';
 import { parseRegistryEntry, type RegistryEntry } from '../domain/registry-entry';
 import { EXIT } from './exit-codes';
-import {
-  type CommandOptions,
-  stringOption,
-  TabularCommand,
-  topologyOf,
-  usageError,
-  withRedis,
-} from './one-shot';
+import { type CommandOptions, TabularCommand, topologyOf, withRedis } from './one-shot';
 import { isTerminal, paint, renderTable, writeJson, writeLine } from './output';
-import { checkEnvironment, checkService } from './registry-args';
+import { REGISTRY_USES, serviceTarget } from './registry-args';
 import { registryEnvironments } from './registry-keys';
 
 interface Shown {
@@ -30,7 +23,7 @@ interface Shown {
     'show one service entry in every environment that has it (or only --environment); exit 1 when absent',
 })
 export class RegistryShowCommand extends TabularCommand {
-  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+  protected override readonly uses = REGISTRY_USES;
 
   @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
   parseEnvironment(value: string): string {
@@ -39,17 +32,7 @@ export class RegistryShowCommand extends TabularCommand {
 
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     const config = this.loadConfig();
-    const problems: string[] = [];
-    const [service, extra] = args;
-    if (extra !== undefined) {
-      problems.push(`registry show: unexpected argument "${extra}"`);
-    }
-    checkService(service, 'SERVICE', problems);
-    const only = stringOption(options, 'environment');
-    checkEnvironment(only, config, problems, false);
-    if (problems.length > 0 || service === undefined) {
-      throw usageError(...problems);
-    }
+    const { service, environment: only } = serviceTarget('show', args, options, config, false);
     const topology = topologyOf(config);
     const found = await withRedis(config, 'registry', async (redis) => {
       const environments =

@@ -14,7 +14,7 @@ import {
   withRedis,
 } from './one-shot';
 import { isTerminal, paint, renderTable, writeJson, writeLine } from './output';
-import { checkEnvironment, checkService } from './registry-args';
+import { checkEnvironment, checkService, REGISTRY_USES, serviceTarget } from './registry-args';
 import { registryEnvironments } from './registry-keys';
 import { RegistryShowCommand } from './registry-show.command';
 
@@ -52,7 +52,7 @@ export function parseDependsOn(raw: string, problems: string[]): DependencySpec[
   description: 'list registry entries, of one environment or of all',
 })
 export class RegistryListCommand extends TabularCommand {
-  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+  protected override readonly uses = REGISTRY_USES;
 
   @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
   parseEnvironment(value: string): string {
@@ -132,7 +132,7 @@ export class RegistryListCommand extends TabularCommand {
   description: 'add or replace a service entry in one environment',
 })
 export class RegistrySetCommand extends OneShotCommand {
-  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+  protected override readonly uses = REGISTRY_USES;
 
   @Option({ flags: '--environment <name>', description: 'deployment environment (required)' })
   parseEnvironment(value: string): string {
@@ -214,7 +214,7 @@ export class RegistrySetCommand extends OneShotCommand {
   description: 'remove a service entry from one environment (exit 1 when absent)',
 })
 export class RegistryRemoveCommand extends OneShotCommand {
-  protected override readonly uses = ['redis', 'streams', 'validation.deployEnvironments'];
+  protected override readonly uses = REGISTRY_USES;
 
   @Option({ flags: '--environment <name>', description: 'deployment environment (required)' })
   parseEnvironment(value: string): string {
@@ -223,21 +223,11 @@ export class RegistryRemoveCommand extends OneShotCommand {
 
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     const config = this.loadConfig();
-    const problems: string[] = [];
-    const [service, extra] = args;
-    if (extra !== undefined) {
-      problems.push(`registry remove: unexpected argument "${extra}"`);
-    }
-    checkService(service, 'SERVICE', problems);
-    checkEnvironment(stringOption(options, 'environment'), config, problems, true);
-    if (problems.length > 0) {
-      throw usageError(...problems);
-    }
-    const environment = stringOption(options, 'environment') as string;
+    const target = serviceTarget('remove', args, options, config, true);
+    const { service } = target;
+    const environment = target.environment as string;
     const key = topologyOf(config).registryKey(environment);
-    const removed = await withRedis(config, 'registry', (redis) =>
-      redis.hdel(key, service as string),
-    );
+    const removed = await withRedis(config, 'registry', (redis) => redis.hdel(key, service));
     if (removed === 0) {
       process.stderr.write(`printery-workers: ${service} is not in the ${environment} registry\n`);
       return EXIT.runtimeFailure;
