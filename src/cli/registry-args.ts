@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config';
-import { type CommandOptions, stringOption, usageError } from './one-shot';
+import { Option } from 'nest-commander';
+import { type CommandOptions, stringOption, TabularCommand, usageError } from './one-shot';
 
 /** DNS-1123 label, the form SPEC §1 requires of service names. */
 const SERVICE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -65,4 +66,14 @@ export function serviceTarget(
     throw usageError(...problems);
   }
   return { service, environment };
+}
+
+/** `registry list` and `registry show`: a table or JSON, of one environment (--environment) or all. */
+export abstract class RegistryReadCommand extends TabularCommand {
+  protected override readonly uses = REGISTRY_USES;
+
+  @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
+  parseEnvironment(value: string): string {
+    return value;
+  }
 }

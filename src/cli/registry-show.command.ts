@@ -1,9 +1,9 @@
-import { Option, SubCommand } from 'nest-commander';
+import { SubCommand } from 'nest-commander';
 import { parseRegistryEntry, type RegistryEntry } from '../domain/registry-entry';
 import { EXIT } from './exit-codes';
-import { type CommandOptions, TabularCommand, topologyOf, withRedis } from './one-shot';
+import { type CommandOptions, topologyOf, withRedis } from './one-shot';
 import { isTerminal, paint, renderTable, writeJson, writeLine } from './output';
-import { REGISTRY_USES, serviceTarget } from './registry-args';
+import { RegistryReadCommand, serviceTarget } from './registry-args';
 import { registryEnvironments } from './registry-keys';
 
 interface Shown {
@@ -22,14 +22,7 @@ interface Shown {
   description:
     'show one service entry in every environment that has it (or only --environment); exit 1 when absent',
 })
-export class RegistryShowCommand extends TabularCommand {
-  protected override readonly uses = REGISTRY_USES;
-
-  @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
-  parseEnvironment(value: string): string {
-    return value;
-  }
-
+export class RegistryShowCommand extends RegistryReadCommand {
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     const config = this.loadConfig();
     const { service, environment: only } = serviceTarget('show', args, options, config, false);

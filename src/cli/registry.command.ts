@@ -7,14 +7,19 @@ import {
   CommandGroup,
   type CommandOptions,
   OneShotCommand,
-  TabularCommand,
   stringOption,
   topologyOf,
   usageError,
   withRedis,
 } from './one-shot';
 import { isTerminal, paint, renderTable, writeJson, writeLine } from './output';
-import { checkEnvironment, checkService, REGISTRY_USES, serviceTarget } from './registry-args';
+import {
+  checkEnvironment,
+  checkService,
+  REGISTRY_USES,
+  RegistryReadCommand,
+  serviceTarget,
+} from './registry-args';
 import { registryEnvironments } from './registry-keys';
 import { RegistryShowCommand } from './registry-show.command';
 
@@ -51,14 +56,7 @@ export function parseDependsOn(raw: string, problems: string[]): DependencySpec[
   name: 'list',
   description: 'list registry entries, of one environment or of all',
 })
-export class RegistryListCommand extends TabularCommand {
-  protected override readonly uses = REGISTRY_USES;
-
-  @Option({ flags: '--environment <name>', description: 'only this deployment environment' })
-  parseEnvironment(value: string): string {
-    return value;
-  }
-
+export class RegistryListCommand extends RegistryReadCommand {
   protected async execute(args: string[], options: CommandOptions): Promise<number> {
     const config = this.loadConfig();
     const problems: string[] = [];
