@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config';
 import { METRIC } from '../metrics/metric-names';
 import { RedisService } from '../redis/redis.service';
 import type { ConsumerSpec } from './handler';
+import { quietDuringOutage } from './quiet-during-outage';
 import { type ConsumerSettings, StreamConsumer, type WorkerCounters } from './consumer';
 
 /** Builds StreamConsumers wired to the app's Redis, config, metrics and logger. */
@@ -42,7 +43,7 @@ export class StreamConsumerFactory {
         deadLetters: this.deadLetters,
         errors: this.errors,
       },
-      logger: this.logger,
+      logger: quietDuringOutage(this.logger, this.redis.outage),
       counters,
     });
   }

@@ -16,6 +16,8 @@ export class WorkerRecovery {
   private failedGeneration = 0;
   /** The last health check found it unhealthy (logged once per episode). */
   private unhealthy = false;
+  /** That episode is only a Redis outage, which RedisService logs for everyone. */
+  private waitedForRedis = false;
   private restartTimer: TimerHandle | undefined;
   private stableTimer: TimerHandle | undefined;
   private readonly events: StartEvents = {
@@ -51,7 +53,11 @@ export class WorkerRecovery {
     if (probe.healthy) {
       if (this.unhealthy) {
         this.unhealthy = false;
-        ctx.logger.info({ event: 'worker.healthy', worker: slot.name }, 'worker healthy again');
+        // Back from a Redis outage: RedisService says so once (redis.reconnected).
+        ctx.logger[this.waitedForRedis ? 'debug' : 'info'](
+          { event: 'worker.healthy', worker: slot.name },
+          'worker healthy again',
+        );
       }
       return;
     }
@@ -65,7 +71,10 @@ export class WorkerRecovery {
       case 'wait-for-redis':
         if (!this.unhealthy) {
           this.unhealthy = true;
-          ctx.logger.warn(
+          this.waitedForRedis = true;
+          // The outage itself is logged once, by RedisService (redis.disconnected):
+          // every worker waiting for it is not news for the operator.
+          ctx.logger.debug(
             { event: 'worker.unhealthy', worker: slot.name, reason, action: 'wait_for_redis' },
             'worker unhealthy while redis is down; waiting for reconnect',
           );
@@ -73,6 +82,7 @@ export class WorkerRecovery {
         return;
       case 'fail':
         this.unhealthy = true;
+        this.waitedForRedis = false;
         ctx.logger.warn(
           { event: 'worker.unhealthy', worker: slot.name, reason },
           'worker unhealthy',

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
-import { CliProcess, eventually, runInTerminal } from '../helpers/cli-process';
+import { CliProcess, eventually, httpGet, runInTerminal } from '../helpers/cli-process';
 import { RedisServer } from '../../dev/redis-server';
 import { LoopbackSink } from '../../dev/loopback-sink';
 import { cliEnv, deployment, startService, stopService, writeJsonFile } from './cli-fixtures';
@@ -165,6 +165,30 @@ describe('printery-workers status', () => {
     expect(dead.code).toBe(1);
     expect(dead.report.deadLetters.count).toBe(1);
     expect(dead.report.attention.join('\n')).toContain('1 dead letter(s)');
+  });
+
+  it('shows the consumers of an idle, healthy service, in status and in /status', async () => {
+    const env = cliEnv(redis);
+    const idle = await startService(env);
+    try {
+      const { code, report } = await status({ ...env, PORT: new URL(idle.url).port });
+      expect(code).toBe(0);
+      // Registered at start (XGROUP CREATECONSUMER), not at a first delivery that has not come.
+      expect(report.groups.map((group) => [group.worker, group.consumerList.length])).toEqual([
+        ['validator', 1],
+        ['dependency', 1],
+        ['health', 1],
+        ['notifier', 1],
+        ['notifier', 1],
+        ['notifier', 1],
+      ]);
+      const live = (await httpGet(`${idle.url}/status`)).body as {
+        streams: Array<{ consumers: number }>;
+      };
+      expect(live.streams.map((stream) => stream.consumers)).toEqual([1, 1, 1, 1, 1, 1]);
+    } finally {
+      await stopService(idle.proc).finally(() => idle.proc.dispose());
+    }
   });
 
   it('says so, with exit 1, when the instance given with --url does not answer', async () => {

@@ -66,6 +66,24 @@ describe('printery-workers run', () => {
     await eventually(async () => (await httpGet(`${base}/health/ready`)).status === 200, 20_000);
     expect((await httpGet(`${base}/metrics`)).text).toMatch(/^printery_redis_up 1$/m);
     expect(proc.child.exitCode).toBeNull();
+
+    // The outage in the log: one line when lost, one when back (with how
+    // long); what failed meanwhile only because Redis was away is counted.
+    await proc.waitForEvent('redis.reconnected');
+    const outageLines = proc.logs.filter(
+      (line) =>
+        line.level === 'warn' || line.level === 'error' || line.event === 'redis.reconnected',
+    );
+    // The restarted Redis kept nothing (no persistence): each group's recreation is a fact of its own.
+    expect(outageLines.filter((line) => line.event !== 'group.recreated')).toEqual([
+      expect.objectContaining({ event: 'redis.disconnected', level: 'warn' }),
+      expect.objectContaining({
+        event: 'redis.reconnected',
+        level: 'info',
+        downMs: expect.any(Number),
+        repeats: expect.any(Object),
+      }),
+    ]);
   });
 
   it('keeps the Redis password and the webhook secret out of logs, /status and /metrics', async () => {

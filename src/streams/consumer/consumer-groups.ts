@@ -62,11 +62,18 @@ const MIN_CLEANUP_MS = 300;
 export class ConsumerGroups {
   constructor(private readonly ctx: ConsumerGroupsContext) {}
 
-  create(stream: string, fromId: string): Promise<boolean> {
-    const commands = this.ctx.commands;
-    return createGroup(commands.client, stream, this.ctx.group, fromId, (command) =>
+  /**
+   * The group (see createGroup), then this consumer in it: Redis lists a
+   * consumer only from its first delivery otherwise, so an idle but healthy
+   * worker would show no one attached in `status` and /status.
+   */
+  async create(stream: string, fromId: string): Promise<boolean> {
+    const { commands, group, consumerName } = this.ctx;
+    const created = await createGroup(commands.client, stream, group, fromId, (command) =>
       commands.run(command),
     );
+    await commands.run(commands.client.xgroup('CREATECONSUMER', stream, group, consumerName));
+    return created;
   }
 
   /**
