@@ -1,12 +1,10 @@
 import { Module } from '@nestjs/common';
 import { ConfigCommand } from './config.command';
-import {
-  DlqCommand,
-  DlqListCommand,
-  DlqPurgeCommand,
-  DlqReplayCommand,
-  DlqShowCommand,
-} from './dlq.command';
+import { DlqCommand } from './dlq.command';
+import { DlqListCommand } from './dlq-list.command';
+import { DlqPurgeCommand } from './dlq-purge.command';
+import { DlqReplayCommand } from './dlq-replay.command';
+import { DlqShowCommand } from './dlq-show.command';
 import { FollowCommand } from './follow.command';
 import { PublishCommand } from './publish.command';
 import { RunCommand } from './run.command';

@@ -1,4 +1,4 @@
-import { displayedDeadLetter } from './dlq.command';
+import { displayedDeadLetter } from './dlq-letters';
 
 const letter = (fields: string[]) => ({
   deadLetterId: '1700000000000-0',
