@@ -170,7 +170,6 @@ describe('printery-workers run', () => {
     proc.signal('SIGTERM');
     const exit = await proc.waitForExit(5000);
     const elapsedMs = Math.round(performance.now() - sent);
-    console.log(`idle SIGTERM to exit: ${elapsedMs} ms`);
     expect(exit.code).toBe(0);
     expect(elapsedMs).toBeLessThan(1000);
   });

@@ -271,10 +271,8 @@ describe('printery-workers run under the supervisor', () => {
       }
       // Work is under way, far from done.
       await eventually(async () => (await validatedIds(prefix)).length > 0, 10_000, 5);
-      const signalledAt = performance.now();
       proc.signal('SIGTERM');
       const exit = await proc.waitForExit(15_000);
-      const drainMs = Math.round(performance.now() - signalledAt);
       expect(exit.code).toBe(0);
 
       const done = await validatedIds(prefix);
@@ -292,9 +290,6 @@ describe('printery-workers run under the supervisor', () => {
       const lastDelivered = String(groupInfo?.['last-delivered-id']);
       const undelivered = entries.filter(([id]) => compareIds(id, lastDelivered) > 0).length;
       expect(done.length + pending.length + undelivered).toBe(ids.length);
-      process.stdout.write(
-        `SIGTERM during a burst: exited after ${drainMs}ms; ${done.length} committed, ${pending.length} pending, ${undelivered} not yet read\n`,
-      );
 
       // And the rest is picked up by the next run.
       const again = await startApp({}, prefix);
@@ -368,7 +363,6 @@ describe('printery-workers run under the supervisor', () => {
         const lateIds = (await admin.xrange(stream, '-', '+')).slice(-3).map(([id]) => id);
         const exit = await proc.waitForExit(15_000);
         const drainMs = Math.round(performance.now() - signalledAt);
-        process.stdout.write(`SIGTERM during a 2s probe: exited after ${drainMs}ms\n`);
         expect(exit.code).toBe(0);
         expect(drainMs).toBeGreaterThan(1000);
         // The probe finished during the drain and its outcome was committed.
@@ -400,7 +394,6 @@ describe('printery-workers run under the supervisor', () => {
       proc.signal('SIGTERM');
       const exit = await proc.waitForExit(5_000);
       const elapsedMs = Math.round(performance.now() - signalledAt);
-      process.stdout.write(`SIGTERM while idle: exited in ${elapsedMs}ms\n`);
       expect(exit.code).toBe(0);
       expect(elapsedMs).toBeLessThan(1000);
       expect(logsOf(proc, 'shutdown.completed')[0]).toMatchObject({ exitCode: 0 });

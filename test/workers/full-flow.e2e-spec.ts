@@ -567,10 +567,6 @@ describe('the four workers, end to end', () => {
     }
     samples.sort((a, b) => a - b);
     const median = samples[Math.floor(samples.length / 2)] as number;
-    // Reported for the issue's closing note.
-    process.stdout.write(
-      `end-to-end latency ms (publish -> notification:sent): client ${samples.map((s) => s.toFixed(1)).join(', ')} (median ${median.toFixed(1)}); stream ids ${serverSide.join(', ')}\n`,
-    );
     expect(median).toBeLessThan(1000);
   });
 });
