@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,11 +6,13 @@ import { delimiter, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig, FlagValues } from '../config';
 import { redactText } from '../logging/redact';
+import { spawnWatchedRedis } from './redis-watchdog';
 
 /** A throwaway redis-server owned by this process (development only). */
 export interface EmbeddedRedis {
   url: string;
   port: number;
+  /** The watchdog's pid (redis-watchdog.ts): a SIGTERM to it stops the server. */
   pid: number;
   /** Stops the server and removes its folder; safe to call twice. */
   stop(): Promise<void>;
@@ -18,7 +20,7 @@ export interface EmbeddedRedis {
 
 const PROBE_TIMEOUT_MS = 500;
 const READY_TIMEOUT_MS = 5000;
-const STOP_TIMEOUT_MS = 3000;
+const STOP_TIMEOUT_MS = 5000;
 
 /**
  * The zero-setup dev start (SPEC §2): in `development`, when the operator did
@@ -158,13 +160,7 @@ export function throwawayRedisArgs(port: number, dir: string): string[] {
 export async function startEmbeddedRedis(binary: string): Promise<EmbeddedRedis> {
   const port = await freeLoopbackPort();
   const dir = mkdtempSync(join(tmpdir(), 'printery-dev-redis-'));
-  // Its own process group: a terminal's Ctrl-C must reach only this process,
-  // which drains its workers against a still-running Redis and then stops it.
-  const child: ChildProcess = spawn(binary, throwawayRedisArgs(port, dir), {
-    stdio: 'ignore',
-    detached: true,
-  });
-  child.unref();
+  const child: ChildProcess = spawnWatchedRedis(binary, dir, throwawayRedisArgs(port, dir));
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) {
       resolve();
@@ -173,12 +169,12 @@ export async function startEmbeddedRedis(binary: string): Promise<EmbeddedRedis>
     }
   });
   const cleanupDir = (): void => rmSync(dir, { recursive: true, force: true });
-  // Last resort for exits that skip `stop()` (a second SIGINT, process.exit).
+  // For exits that skip `stop()` (a second SIGINT, process.exit); after a
+  // SIGKILL the closed pipe tells the watchdog instead.
   const onExit = (): void => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
+      child.kill('SIGTERM');
     }
-    cleanupDir();
   };
   process.once('exit', onExit);
 
@@ -192,6 +188,7 @@ export async function startEmbeddedRedis(binary: string): Promise<EmbeddedRedis>
         await Promise.race([
           exited,
           new Promise<void>((resolve) => {
+            // The watchdog escalates to SIGKILL itself after 3 s; this is for a hung watchdog.
             timer = setTimeout(() => {
               child.kill('SIGKILL');
               resolve();

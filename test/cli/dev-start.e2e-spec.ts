@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,25 @@ describe('printery-workers run: zero-setup dev start', () => {
     expect(await proc.waitForExit(30_000)).toEqual({ code: 0, signal: null });
     expect(proc.logs.some((line) => line.event === 'redis.embedded_stopped')).toBe(true);
     expect(await portOpen(redisPort)).toBe(false);
+  });
+
+  it('stops the throwaway Redis and removes its folder when the service is killed with SIGKILL', async () => {
+    proc = new CliProcess(['run', '--port', String(await freePort())], {
+      PRINTERY_CONFIG_DIR: dir,
+    });
+    const started = await proc.waitForEvent('redis.embedded_started', 20_000);
+    const redisPort = Number(new URL(String(started.url)).port);
+    await proc.waitForEvent('service.listening', 30_000);
+    const client = new Redis(String(started.url), { maxRetriesPerRequest: 1 });
+    const [, folder] = (await client.config('GET', 'dir')) as [string, string];
+    client.disconnect();
+    expect(existsSync(folder)).toBe(true);
+
+    // SIGKILL runs no exit handler: only the closed pipe tells the watchdog.
+    proc.signal('SIGKILL');
+    expect(await proc.waitForExit(10_000)).toEqual({ code: null, signal: 'SIGKILL' });
+    await eventually(async () => !(await portOpen(redisPort)), 10_000, 100);
+    await eventually(() => !existsSync(folder), 10_000, 100);
   });
 
   it('does not start one when REDIS_URL is given explicitly; in a terminal, one line per event', async () => {
