@@ -50,6 +50,11 @@ export interface LoopbackSinkOptions {
   /** A loopback address: 127.0.0.1 (default), another 127/8 address, or ::1. */
   host?: string;
   answer?: SinkAnswer;
+  /**
+   * Keep every request in `requests` (default true). A long soak turns it
+   * off and keeps what it needs itself; `received` is then empty.
+   */
+  record?: boolean;
 }
 
 /**
@@ -66,6 +71,7 @@ export class LoopbackSink {
   private constructor(
     readonly host: string,
     answer: SinkAnswer,
+    record: boolean,
   ) {
     this.answer = answer;
     this.server = createServer((req: IncomingMessage, res) => {
@@ -78,14 +84,20 @@ export class LoopbackSink {
           headers: req.headers,
           body,
         };
-        this.requests.push(request);
+        if (record) {
+          this.requests.push(request);
+        }
         this.answer(request, res, this.requests);
       });
     });
   }
 
   static async start(options: LoopbackSinkOptions = {}): Promise<LoopbackSink> {
-    const sink = new LoopbackSink(options.host ?? '127.0.0.1', options.answer ?? upUnlessDown);
+    const sink = new LoopbackSink(
+      options.host ?? '127.0.0.1',
+      options.answer ?? upUnlessDown,
+      options.record ?? true,
+    );
     await new Promise<void>((resolve, reject) => {
       sink.server.once('error', reject);
       sink.server.listen(0, sink.host, resolve);

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { freePort } from '../redis-server';
+import type { ProcessExit } from './history';
+
+const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
+
+/** Polls GET /health/ready until 200; bounded. */
+async function waitReady(port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/health/ready`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      if (response.status === 200) {
+        return true;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** One service process (the built `dist/main.js run`), restartable, its output in a log file. */
+class ServiceProcess {
+  child: ChildProcess | undefined;
+  /** Set while we stop it on purpose, so its exit is not a crash. */
+  private expected = false;
+  private exited: Promise<ProcessExit> = Promise.resolve({ process: 0, code: 0, signal: null });
+  port = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logFile: string,
+    private readonly onCrash: (exit: ProcessExit) => void,
+  ) {}
+
+  get up(): boolean {
+    return this.child !== undefined;
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
+  async start(): Promise<boolean> {
+    this.port = await freePort();
+    const log = openSync(this.logFile, 'a');
+    const child = spawn(process.execPath, [CLI, 'run', '--port', String(this.port)], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env },
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    this.child = child;
+    this.expected = false;
+    this.exited = new Promise((done) => {
+      child.once('exit', (code, signal) => {
+        const exit = { process: this.index, code, signal };
+        this.child = undefined;
+        const clean = this.expected && (signal === 'SIGKILL' || code === 0);
+        if (!clean) {
+          this.onCrash(exit);
+        }
+        done(exit);
+      });
+    });
+    return waitReady(this.port, 30_000);
+  }
+
+  /** Sends `signal` and waits for the exit (SIGTERM: a drain of at most SHUTDOWN_TIMEOUT_MS). */
+  async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
+    if (!this.child) {
+      return;
+    }
+    this.expected = true;
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/**
+ * N service processes side by side on one Redis, as replicas run. An exit
+ * nobody asked for is recorded (the checker reports it) and the process is
+ * started again, so the run goes on.
+ */
+export class ServiceFleet {
+  readonly processes: ServiceProcess[];
+  readonly unexpectedExits: ProcessExit[] = [];
+  private closing = false;
+
+  constructor(size: number, env: NodeJS.ProcessEnv, logDir: string) {
+    this.processes = Array.from(
+      { length: size },
+      (_, i) =>
+        new ServiceProcess(i, env, join(logDir, `service-${i}.log`), (exit) => {
+          this.unexpectedExits.push(exit);
+          if (!this.closing) {
+            setTimeout(() => void this.processes[i]?.start(), 1000).unref();
+          }
+        }),
+    );
+  }
+
+  async start(): Promise<void> {
+    const ready = await Promise.all(this.processes.map((p) => p.start()));
+    if (!ready.every(Boolean)) {
+      throw new Error('a service process did not become ready within 30 s (see its log)');
+    }
+  }
+
+  /** Index of a running process chosen by `pick`, or undefined when none runs. */
+  running(pick: (count: number) => number): ServiceProcess | undefined {
+    const up = this.processes.filter((p) => p.up);
+    return up.length === 0 ? undefined : up[pick(up.length)];
+  }
+
+  async stop(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
+  }
+}
