@@ -40,6 +40,9 @@ class ServiceProcess {
     private readonly onCrash: (exit: ProcessExit) => void,
   ) {}
 
+  /** Running and once answered ready: faults aim only at these, not at one still booting. */
+  ready = false;
+
   get up(): boolean {
     return this.child !== undefined;
   }
@@ -62,14 +65,17 @@ class ServiceProcess {
       child.once('exit', (code, signal) => {
         const exit = { process: this.index, code, signal };
         this.child = undefined;
-        const clean = this.expected && (signal === 'SIGKILL' || code === 0);
+        this.ready = false;
+        // Killed by the signal we sent (SIGTERM before its handlers were in place counts too).
+        const clean = this.expected && (signal !== null || code === 0);
         if (!clean) {
           this.onCrash(exit);
         }
         done(exit);
       });
     });
-    return waitReady(this.port, 30_000);
+    this.ready = await waitReady(this.port, 30_000);
+    return this.ready;
   }
 
   /** Sends `signal` and waits for the exit (SIGTERM: a drain of at most SHUTDOWN_TIMEOUT_MS). */
@@ -115,7 +121,7 @@ export class ServiceFleet {
 
   /** Index of a running process chosen by `pick`, or undefined when none runs. */
   running(pick: (count: number) => number): ServiceProcess | undefined {
-    const up = this.processes.filter((p) => p.up);
+    const up = this.processes.filter((p) => p.up && p.ready);
     return up.length === 0 ? undefined : up[pick(up.length)];
   }
 
