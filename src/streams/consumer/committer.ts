@@ -8,6 +8,29 @@ import type { Outcomes } from './outcomes';
 import { sleep } from './redis-wait';
 import type { Task } from './task';
 
+/**
+ * Commits Redis may refuse before the worker reports itself failed: the
+ * same refusal this many times in a row is a setting or permission to fix
+ * (an ACL denying the output stream), not a blip.
+ */
+export const MAX_COMMIT_REFUSALS = 5;
+
+/** Answers that pass by themselves: a loading or failing-over server, a busy script. */
+const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
+
+/**
+ * Whether Redis itself answered the commit with an error that will not pass
+ * by itself (NOPERM, OOM, a discarded MULTI), as opposed to a lost
+ * connection or a timeout, which say nothing about the next attempt.
+ */
+export function refusedByRedis(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') {
+    return false;
+  }
+  const previous = (error as Error & { previousErrors?: Error[] }).previousErrors ?? [];
+  return [error, ...previous].every((e) => !PASSING.test(e.message));
+}
+
 /** Who the committer is and where it commits. */
 export interface CommitterContext extends ConsumerScope {
   commands: Pick<Commands, 'client' | 'ready' | 'run' | 'waitReady'>;
@@ -17,6 +40,8 @@ export interface CommitterContext extends ConsumerScope {
   watermarks: Map<string, string>;
   /** Aborted at the stop deadline: retries and waits give up. */
   deadline: AbortSignal;
+  /** Reports the worker failed (its onFailure): the supervisor restarts it, or the process exits 1. */
+  fail: (error: Error) => void;
 }
 
 /**
@@ -60,6 +85,7 @@ export class Committer {
     failed?: { error: unknown },
   ): Promise<boolean> {
     const { commands, deadline } = this.ctx;
+    let refusals = 0;
     for (let attempt = 1; ; attempt += 1) {
       const replayed = attempt === 1 ? failed : undefined;
       if (!replayed && task.claimLost) {
@@ -104,6 +130,12 @@ export class Committer {
           continue;
         }
         this.ctx.outcomes.countError('commit');
+        refusals = refusedByRedis(error) ? refusals + 1 : 0;
+        if (refusals >= MAX_COMMIT_REFUSALS) {
+          // Retrying for ever would hold this slot until the process stops.
+          this.refused(task, error as Error, refusals);
+          return false;
+        }
         this.tell('warn', 'message.commit_retry', task, 'commit failed; checking and retrying', {
           attempt,
           err: error,
@@ -167,6 +199,25 @@ export class Committer {
     if (last === undefined || compareStreamIds(task.entryId, last) > 0) {
       watermarks.set(task.stream, task.entryId);
     }
+  }
+
+  /** Gives the entry up (it stays pending) and fails the worker, with Redis's answer as the reason. */
+  private refused(task: Task, error: Error, attempts: number): void {
+    this.tell(
+      'error',
+      'message.commit_refused',
+      task,
+      'Redis refused the commit; the worker fails',
+      {
+        attempts,
+        err: error,
+      },
+    );
+    this.ctx.fail(
+      new Error(
+        `Redis refused the commit of ${task.stream} ${task.entryId} ${attempts} times: ${error.message}`,
+      ),
+    );
   }
 
   private abandoned(task: Task, message: string, owner?: string): void {

@@ -49,6 +49,7 @@ export class StreamConsumer {
   private runLoop: Promise<void> | undefined;
   private loopError: Error | undefined;
   private startedAt = 0;
+  private onFailure: ((error: Error) => void) | undefined;
 
   constructor(options: StreamConsumerOptions) {
     const spec = options.spec;
@@ -67,13 +68,15 @@ export class StreamConsumer {
       consumerName: this.consumerName,
       deadline: this.deadline.signal,
       stopping: () => this.stopping !== undefined,
+      fail: (error) => this.failed(error),
     });
   }
 
   /**
    * Connects, makes sure this worker's groups exist and starts the read loop.
    * Resolves once reading has begun; rejects when Redis cannot be reached.
-   * `onFailure` is called at most once, if the read loop dies on its own.
+   * `onFailure` is called at most once: if the read loop dies on its own, or
+   * Redis refuses a commit MAX_COMMIT_REFUSALS times in a row.
    */
   async start(onFailure: (error: Error) => void): Promise<void> {
     if (this.started) {
@@ -81,6 +84,7 @@ export class StreamConsumer {
     }
     this.started = true;
     this.startedAt = Date.now();
+    this.onFailure = onFailure;
     const worker = this.spec.worker;
     const { reads, commands, groups } = this.parts;
     try {
@@ -107,7 +111,7 @@ export class StreamConsumer {
         'stream read loop stopped unexpectedly',
       );
       this.parts.outcomes.countError('loop');
-      onFailure(failure);
+      this.failed(failure);
     });
     this.log.info(
       {
@@ -189,6 +193,13 @@ export class StreamConsumer {
       reason = `${overdue} handler(s) exceeded the ${this.spec.handlerTimeoutMs}ms timeout`;
     }
     return reason ? { healthy: false, reason, ...base } : { healthy: true, ...base };
+  }
+
+  /** Passes the first failure on to onFailure; later ones add nothing the supervisor can use. */
+  private failed(error: Error): void {
+    const onFailure = this.onFailure;
+    this.onFailure = undefined;
+    onFailure?.(error);
   }
 
   private throwIfStopped(): void {

@@ -43,6 +43,8 @@ export interface Owner {
   deadline: AbortSignal;
   /** True once stop() has been called. */
   stopping: () => boolean;
+  /** Reports the consumer failed; the owner passes it on to onFailure once. */
+  fail: (error: Error) => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export function wireParts(options: StreamConsumerOptions, owner: Owner): Consume
     outcomes,
     watermarks: (counters.lastCommitted ??= new Map<string, string>()),
     deadline,
+    fail: owner.fail,
   });
   const deadLetters = new DeadLetters({
     worker,
