@@ -63,6 +63,8 @@ export interface AppConfig {
       maxTimeoutMs: number;
       maxIntervalMs: number;
     };
+    /** How long an accepted deployment:started (source + id) makes a producer's retry a duplicate. */
+    inputDedupeTtlMs: number;
   };
   notify: {
     webhookUrls: string[];

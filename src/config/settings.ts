@@ -324,6 +324,12 @@ const VALIDATION: SettingDef[] = [
     default: 30_000,
     parse: duration(0),
   },
+  {
+    path: 'validation.inputDedupeTtlMs',
+    env: 'INPUT_DEDUPE_TTL_MS',
+    default: 24 * 3_600_000,
+    parse: duration(1000),
+  },
 ];
 
 const NOTIFY: SettingDef[] = [

@@ -36,7 +36,20 @@ export interface OutboundEvent {
  * To fail: throw. `InvalidEntryError` dead-letters at once; any other error
  * leaves the entry pending for redelivery until MAX_DELIVERIES.
  */
-export type HandlerResult = { outcome: 'ok'; outputs: OutboundEvent[] } | { outcome: 'skipped' };
+export type HandlerResult =
+  { outcome: 'ok'; outputs: OutboundEvent[]; marks?: CommitMark[] } | { outcome: 'skipped' };
+
+/**
+ * A key the runtime sets (`SET key value PX ttlMs`) in the MULTI that
+ * publishes the outputs and acks the input: a record that the input was
+ * handled, which exists exactly when its outputs do (a crash before the
+ * commit leaves neither). Keys must derive from STREAM_PREFIX (Cluster).
+ */
+export interface CommitMark {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
 
 export type MessageHandler = (message: InboundMessage) => Promise<HandlerResult>;
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { WorkerName } from '../config/worker-names';
 import { WORKER_NAMES } from '../config/worker-names';
 
@@ -54,6 +55,15 @@ export class StreamTopology {
 
   registryKey(environment: string): string {
     return `${this.registryPrefix}:${environment}`;
+  }
+
+  /**
+   * Key of the Validator's record that a deployment:started with this
+   * source and id was accepted (hashed: both are the producer's text).
+   */
+  acceptedKey(source: string, id: string): string {
+    const digest = createHash('sha256').update(`${source}\n${id}`).digest('hex');
+    return `${this.prefix}:accepted:${digest}`;
   }
 
   /** Key of the Notifier's record of delivered targets for one terminal event. */

@@ -192,6 +192,7 @@ export class Dispatcher {
       }
       fieldLists.push(fields);
     }
+    const marks = result.marks;
     this.commitFirst(
       task,
       (multi) => {
@@ -201,6 +202,9 @@ export class Dispatcher {
             topology.stream((outputs[i] as OutboundEvent).type),
             fieldLists[i] as string[],
           );
+        }
+        for (const mark of marks ?? []) {
+          multi.set(mark.key, mark.value, 'PX', mark.ttlMs);
         }
       },
       'ok',

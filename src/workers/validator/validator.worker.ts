@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../../config';
+import { RedisService } from '../../redis/redis.service';
 import type { HandlerResult, InboundMessage } from '../../streams/handler';
 import { StreamConsumerFactory } from '../../streams/stream-consumer.factory';
 import { EVENT_TYPES } from '../../streams/topology';
@@ -38,13 +39,33 @@ export class ValidatorWorker extends StreamWorker {
     consumers: StreamConsumerFactory,
     @Inject(APP_CONFIG) config: AppConfig,
     @InjectPinoLogger(ValidatorWorker.name) private readonly logger: PinoLogger,
+    private readonly redis: RedisService,
   ) {
     super('validator', consumers, config);
     this.rules = validationRulesFromConfig(config);
   }
 
-  handle(message: InboundMessage): Promise<HandlerResult> {
-    const { data, subject } = message.envelope;
+  async handle(message: InboundMessage): Promise<HandlerResult> {
+    const { data, subject, source, id, replayfor } = message.envelope;
+    // CloudEvents: the same source and id is the same event, so a producer's
+    // retry runs nothing. A dlq replay is meant to run again. The record is
+    // written with the output (a mark of the commit), so a crash before the
+    // commit leaves none. Two replicas reading the two copies at once can
+    // still both run them: the check and the commit are not one step.
+    const accepted = this.topology.acceptedKey(source ?? '', id);
+    if (replayfor === undefined && (await this.redis.client.exists(accepted)) === 1) {
+      this.logger.info(
+        {
+          event: 'deployment.duplicate_skipped',
+          worker: this.name,
+          entryId: message.entryId,
+          eventId: id,
+          source: source ?? null,
+        },
+        'deployment:started already accepted (same source and id): a producer retry, skipped',
+      );
+      return { outcome: 'skipped' };
+    }
     const result = parseDeploymentStarted(data, this.rules);
     // The entry's own stream id travels on to the registry write (SPEC §1).
     const startedId = message.entryId;
@@ -74,7 +95,7 @@ export class ValidatorWorker extends StreamWorker {
       },
       'deployment validated',
     );
-    return Promise.resolve({
+    return {
       outcome: 'ok',
       outputs: [
         {
@@ -83,6 +104,9 @@ export class ValidatorWorker extends StreamWorker {
           ...(output.deploymentId !== null ? { subject: output.deploymentId } : {}),
         },
       ],
-    });
+      marks: [
+        { key: accepted, value: message.entryId, ttlMs: this.config.validation.inputDedupeTtlMs },
+      ],
+    };
   }
 }
