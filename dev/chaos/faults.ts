@@ -48,8 +48,8 @@ export class FaultInjector {
   ) {}
 
   async inject(kind: FaultKind): Promise<void> {
+    const target = await this.readyTarget();
     const atMs = Date.now() - this.startedAt;
-    const target = this.fleet.running((count) => this.random.int(0, count - 1));
     switch (kind) {
       case 'kill9':
       case 'sigterm': {
@@ -91,6 +91,21 @@ export class FaultInjector {
         this.record({ kind, atMs }, `${ms} ms`);
         return;
       }
+    }
+  }
+
+  /**
+   * A running, ready process to aim at; on a loaded machine every one may
+   * still be restarting from the last fault, so wait a while for one.
+   */
+  private async readyTarget() {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const target = this.fleet.running((count) => this.random.int(0, count - 1));
+      if (target || Date.now() > deadline) {
+        return target;
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
