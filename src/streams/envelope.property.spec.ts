@@ -1,23 +1,14 @@
 import fc from 'fast-check';
 import { InvalidEntryError } from '../errors/invalid-entry.error';
-import { encodeEnvelope, entryBytes, type Envelope, parseEnvelope } from './envelope';
+import {
+  ENVELOPE_ATTRIBUTES,
+  encodeEnvelope,
+  entryBytes,
+  type Envelope,
+  parseEnvelope,
+} from './envelope';
 
-const NAMES = [
-  'specversion',
-  'id',
-  'type',
-  'source',
-  'subject',
-  'time',
-  'datacontenttype',
-  'data',
-  'causationid',
-  'traceparent',
-  'replayfor',
-  '__proto__',
-  'constructor',
-  'toString',
-];
+const NAMES = [...ENVELOPE_ATTRIBUTES, '__proto__', 'constructor', 'toString'];
 const OPTIONAL = ['source', 'subject', 'time', 'causationid', 'traceparent', 'replayfor'] as const;
 
 /** JSON text nested `depth` levels deep, in arrays or objects. */

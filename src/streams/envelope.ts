@@ -34,7 +34,7 @@ export const SPEC_VERSION = '1.0';
 export const JSON_CONTENT_TYPE = 'application/json';
 
 /** Envelope attributes in the order they are written to a stream entry. */
-const FIELD_ORDER = [
+export const ENVELOPE_ATTRIBUTES = [
   'specversion',
   'id',
   'type',
@@ -210,7 +210,7 @@ export function parseEnvelope(fields: readonly string[], maxBytes: number): Enve
 /** The flat field list for XADD; `data` is serialised as JSON, absent attributes are left out. */
 export function encodeEnvelope(envelope: Envelope): string[] {
   const out: string[] = [];
-  for (const name of FIELD_ORDER) {
+  for (const name of ENVELOPE_ATTRIBUTES) {
     const value = name === 'data' ? JSON.stringify(envelope.data ?? null) : envelope[name];
     if (value !== undefined) {
       out.push(name, value);

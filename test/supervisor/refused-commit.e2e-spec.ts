@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import { CliProcess, eventually, httpGet } from '../helpers/cli-process';
+import { cliEnv } from '../cli/cli-fixtures';
 import { RedisServer, freePort } from '../../dev/redis-server';
 
 // Real: the built CLI (dist/main.js) running all four workers as an ACL
@@ -29,8 +29,9 @@ describe('a commit Redis refuses for good', () => {
 
   /** Starts the service as a user denied XADD on validation:completed; publishes one deployment. */
   async function startRefused(env: NodeJS.ProcessEnv): Promise<{ proc: CliProcess; base: string }> {
-    const prefix = `e2e-refused-${randomUUID().slice(0, 8)}`;
-    const user = `refuser-${prefix}`;
+    const shared = cliEnv(redis);
+    const prefix = shared.STREAM_PREFIX;
+    const user = `refuser-${prefix.split(':')[1]}`;
     const allowedXadd = ['deployment', 'dependency', 'health', 'notification']
       .map((stage) => `~${prefix}:${stage}:*`)
       .concat(`~${prefix}:dead-letter`);
@@ -48,10 +49,9 @@ describe('a commit Redis refuses for good', () => {
     );
     const port = await freePort();
     const proc = new CliProcess(['run'], {
+      ...shared,
       REDIS_URL: `redis://${user}:secret-pw@127.0.0.1:${redis.port}`,
       PORT: String(port),
-      STREAM_PREFIX: prefix,
-      REGISTRY_PREFIX: `${prefix}:registry`,
       ENVIRONMENT: 'development',
       LOG_LEVEL: 'info',
       CLAIM_IDLE_MS: '300',
