@@ -105,9 +105,13 @@ export class ServiceFleet {
       (_, i) =>
         new ServiceProcess(i, env, join(logDir, `service-${i}.log`), (exit) => {
           this.unexpectedExits.push(exit);
-          if (!this.closing) {
-            setTimeout(() => void this.processes[i]?.start(), 1000).unref();
-          }
+          // Checked again when the timer fires: a crash just before stop() must not start a
+          // process after the fleet has stopped (it would outlive the run).
+          setTimeout(() => {
+            if (!this.closing) {
+              void this.processes[i]?.start();
+            }
+          }, 1000).unref();
         }),
     );
   }
