@@ -12,7 +12,7 @@ const LAYERS = [
   ['common', 'errors'],
   ['logging', 'net', 'domain'],
   ['config'],
-  ['lifecycle', 'metrics'],
+  ['lifecycle', 'metrics', 'tracing'],
   ['redis'],
   ['streams'],
   ['workers', 'supervisor'],
@@ -60,6 +60,32 @@ export default tseslint.config(
     },
     rules: {
       'boundaries/dependencies': ['error', { default: 'disallow', policies: layerPolicies }],
+    },
+  },
+  {
+    // With tracing off no OpenTelemetry SDK module may be loaded (SPEC §8):
+    // only src/tracing/otel/ imports it, and that folder is required lazily.
+    files: ['src/**/*.ts'],
+    ignores: ['src/tracing/otel/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@opentelemetry/*'],
+              message:
+                'Only src/tracing/otel/ may import OpenTelemetry: it is loaded only when tracing is on.',
+            },
+            {
+              group: ['**/tracing/otel/*', './otel/*'],
+              allowTypeImports: true,
+              message:
+                'src/tracing/otel/ is required lazily by start-tracing.ts; import only its types.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

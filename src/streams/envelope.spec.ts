@@ -171,6 +171,14 @@ describe('buildOutputEnvelope', () => {
     });
   });
 
+  it("carries the handling span's traceparent instead of the input's when tracing", () => {
+    const own = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const context = { worker: 'validator', cause, now, traceparent: own };
+    expect(buildOutputEnvelope({ type: 't', data: 1 }, context).traceparent).toBe(own);
+    const fields = encodeOutputEnvelope({ type: 't', data: 1 }, context);
+    expect(fields[fields.indexOf('traceparent') + 1]).toBe(own);
+  });
+
   it('uses the subject the handler gives over the input one', () => {
     const out = buildOutputEnvelope(
       { type: 't', data: null, subject: 'other' },

@@ -227,12 +227,17 @@ export interface OutputContext {
   cause: Envelope;
   /** Injected for tests; defaults to now. */
   now?: Date;
+  /**
+   * The handling span's own `traceparent` when tracing (SPEC §8); without
+   * one the input's is carried over.
+   */
+  traceparent?: string;
 }
 
 /**
  * The envelope of an output event: a new UUID, `source` = `printery/<worker>`,
  * the input's subject unless given, `causationid` = the input's id, and the
- * input's `traceparent` carried over.
+ * handling span's `traceparent` (the input's when not tracing).
  */
 export function buildOutputEnvelope(
   output: { type: string; data: unknown; subject?: string },
@@ -252,8 +257,9 @@ export function buildOutputEnvelope(
   if (subject !== undefined) {
     envelope.subject = subject;
   }
-  if (context.cause.traceparent !== undefined) {
-    envelope.traceparent = context.cause.traceparent;
+  const traceparent = context.traceparent ?? context.cause.traceparent;
+  if (traceparent !== undefined) {
+    envelope.traceparent = traceparent;
   }
   return envelope;
 }
@@ -290,8 +296,9 @@ export function encodeOutputEnvelope(
     'causationid',
     context.cause.id,
   );
-  if (context.cause.traceparent !== undefined) {
-    out.push('traceparent', context.cause.traceparent);
+  const traceparent = context.traceparent ?? context.cause.traceparent;
+  if (traceparent !== undefined) {
+    out.push('traceparent', traceparent);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { WorkerName } from '../config/worker-names';
+import type { EntrySpan } from '../tracing/tracing';
 import type { Envelope } from './envelope';
 import type { EventType } from './topology';
 
@@ -18,6 +19,11 @@ export interface InboundMessage {
    * pass it to fetch()/timers so long handlers give up promptly.
    */
   signal: AbortSignal;
+  /**
+   * The entry's consumer span (a no-op when tracing is off): outbound
+   * requests made for the entry start their client spans beneath it.
+   */
+  span: EntrySpan;
 }
 
 /** An event a handler asks the runtime to publish; the runtime fills the envelope. */

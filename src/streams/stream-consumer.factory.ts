@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { METRIC } from '../metrics/metric-names';
 import { RedisService } from '../redis/redis.service';
+import { NOOP_TRACING } from '../tracing/noop-tracing';
+import { TRACING, type Tracing } from '../tracing/tracing';
 import type { ConsumerSpec } from './handler';
 import { quietDuringOutage } from './quiet-during-outage';
 import { type ConsumerSettings, StreamConsumer, type WorkerCounters } from './consumer';
@@ -23,6 +25,8 @@ export class StreamConsumerFactory {
     @InjectMetric(METRIC.deadLetters) private readonly deadLetters: Counter,
     @InjectMetric(METRIC.workerErrors) private readonly errors: Counter,
     @InjectPinoLogger(StreamConsumer.name) private readonly logger: PinoLogger,
+    // Absent where a module is built without the app (tests): no spans then.
+    @Optional() @Inject(TRACING) private readonly tracing: Tracing = NOOP_TRACING,
   ) {
     this.settings = {
       ...config.streams,
@@ -45,6 +49,7 @@ export class StreamConsumerFactory {
       },
       logger: quietDuringOutage(this.logger, this.redis.outage),
       counters,
+      tracing: this.tracing,
     });
   }
 }

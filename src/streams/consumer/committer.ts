@@ -221,6 +221,7 @@ export class Committer {
   }
 
   private abandoned(task: Task, message: string, owner?: string): void {
+    task.span.failed('abandoned', message, 'not_committed');
     this.tell('warn', 'message.commit_abandoned', task, message, owner ? { owner } : {});
   }
 

@@ -1,6 +1,7 @@
 import type { default as Redis, RedisOptions } from 'ioredis';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { AppConfig } from '../../config/app-config';
+import type { Tracing } from '../../tracing/tracing';
 import type { ConsumerSpec } from '../handler';
 
 /** Settings the runtime reads from AppConfig (`streams.*` and the hang bound). */
@@ -53,6 +54,8 @@ export interface StreamConsumerOptions {
   consumerName?: string;
   /** How long a non-blocking command may wait for its reply; defaults to 10 s. */
   commandTimeoutMs?: number;
+  /** A consumer span per handled entry (SPEC §8); none when absent. */
+  tracing?: Tracing;
 }
 
 /** What the consumer says about itself; the worker adds its counters. */

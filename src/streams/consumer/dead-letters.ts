@@ -29,6 +29,7 @@ export class DeadLetters {
     const { deadline, maxDeliveries, outcomes } = this.ctx;
     if (deadline.aborted) {
       // Aborted by the stop deadline: not the entry's fault; it stays pending.
+      task.span.failed('abandoned', 'stop deadline passed; entry stays pending', 'stop_deadline');
       return;
     }
     if (error instanceof InvalidEntryError) {

@@ -1,4 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
+import type { EntryTracer } from '../../tracing/tracing';
 import {
   type Envelope,
   encodeOutputEnvelope,
@@ -37,6 +38,8 @@ export interface DispatcherContext {
   committer: Pick<Committer, 'mayQueue' | 'commit' | 'applied'>;
   deadLetters: Pick<DeadLetters, 'handlerFailed' | 'deadLetter'>;
   outcomes: Pick<Outcomes, 'committed' | 'replaySkipped' | 'internalError'>;
+  /** Starts each entry's consumer span (a no-op when not tracing). */
+  tracer: EntryTracer;
   /** Aborted at the stop deadline: nothing more is taken on. */
   deadline: AbortSignal;
 }
@@ -71,7 +74,8 @@ export class Dispatcher {
       // Already being handled here (e.g. re-read after a group recreation).
       return;
     }
-    const task = newTask(key, stream, eventType, entryId, fields, deliveryCount);
+    const span = this.ctx.tracer.start(stream, entryId, deliveryCount, fields);
+    const task = newTask(key, stream, eventType, entryId, fields, deliveryCount, span);
     this.ctx.tasks.add(task);
     try {
       this.handle(task);
@@ -116,6 +120,7 @@ export class Dispatcher {
       get signal() {
         return taskSignal(task);
       },
+      span: task.span,
     };
     task.handlerStartedAt = Date.now();
     task.handlerRunning = true;
@@ -183,7 +188,11 @@ export class Dispatcher {
     const fieldLists: string[][] = [];
     for (let i = 0; i < outputs.length; i += 1) {
       const output = outputs[i] as OutboundEvent;
-      const fields = encodeOutputEnvelope(output, { worker: spec.worker, cause: envelope });
+      const fields = encodeOutputEnvelope(output, {
+        worker: spec.worker,
+        cause: envelope,
+        traceparent: task.span.traceparent,
+      });
       if (mayExceedBytes(fields, settings.maxEventBytes)) {
         const size = entryBytes(fields);
         const reason = `output ${output.type} is ${size} bytes, over MAX_EVENT_BYTES (${settings.maxEventBytes})`;
@@ -226,7 +235,7 @@ export class Dispatcher {
    * how to check and retry.
    */
   private commitFirst(task: Task, writes: CommitWrites | undefined, outcome: CommitOutcome): void {
-    const { committer, outcomes, tasks } = this.ctx;
+    const { committer, outcomes } = this.ctx;
     if (!committer.mayQueue(task)) {
       this.recoverCommit(task, writes, outcome);
       return;
@@ -245,7 +254,7 @@ export class Dispatcher {
         this.onInternalError(task, bug);
         return;
       }
-      tasks.release(task);
+      this.free(task);
     });
   }
 
@@ -269,7 +278,7 @@ export class Dispatcher {
    */
   private runSlow(task: Task, work: () => Promise<void>): void {
     work().then(
-      () => this.ctx.tasks.release(task),
+      () => this.free(task),
       (error: unknown) => this.onInternalError(task, error),
     );
   }
@@ -277,7 +286,13 @@ export class Dispatcher {
   /** A bug in the runtime itself: counted and logged; the entry stays pending. */
   private onInternalError(task: Task, error: unknown): void {
     this.ctx.outcomes.internalError(task, error);
+    this.free(task);
+  }
+
+  /** The entry is done here, whatever became of it: its slot is freed and its span ends. */
+  private free(task: Task): void {
     this.ctx.tasks.release(task);
+    task.span.end();
   }
 }
 

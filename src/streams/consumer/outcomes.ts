@@ -1,6 +1,7 @@
 import type { DeadLetterReason } from '../dead-letter';
 import { redactText } from '../../logging/redact';
 import type { ConsumerLogger, ConsumerMetrics, WorkerCounters } from './contracts';
+import { errorText } from './dead-letters';
 import type { Task } from './task';
 
 /** The `kind` label of `printery_worker_errors_total`. */
@@ -11,7 +12,7 @@ export type CommitOutcome = 'ok' | 'skipped';
 
 /**
  * What became of each entry, told once: the worker's counters, the SPEC §6
- * metrics and the per-entry log events. Holds no state of its own beyond
+ * metrics, the per-entry log events and the entry's span status. Holds no state of its own beyond
  * the metric children it binds; it sends nothing to Redis.
  */
 export class Outcomes {
@@ -45,6 +46,7 @@ export class Outcomes {
 
   /** The entry's outputs (or its skip) and its ack were applied. */
   committed(task: Task, outcome: CommitOutcome): void {
+    task.span.succeeded(outcome);
     this.counters.processed += 1;
     (outcome === 'ok' ? this.okCount : this.skippedCount).inc();
     this.latency.observe((performance.now() - task.receivedAt) / 1000);
@@ -68,6 +70,7 @@ export class Outcomes {
 
   /** A failed entry stays pending for redelivery. */
   retrying(task: Task, error: unknown, timedOut: boolean): void {
+    task.span.failed('retry', errorText(error), errorName(error));
     this.metrics.processed.inc({ ...this.labels, outcome: 'retry' });
     this.log.warn(
       {
@@ -85,6 +88,7 @@ export class Outcomes {
 
   /** The entry's dead letter and its ack were applied. */
   deadLettered(task: Task, reason: DeadLetterReason, error: string): void {
+    task.span.failed('dead_letter', `dead-lettered (${reason}): ${error}`, reason);
     this.countDeadLetter(reason);
     this.log.warn(
       {
@@ -130,6 +134,7 @@ export class Outcomes {
 
   /** A bug in the runtime itself: the entry stays pending. */
   internalError(task: Task, error: unknown): void {
+    task.span.failed('internal', errorText(error), errorName(error));
     this.countError('internal');
     this.log.error(
       {
@@ -148,4 +153,9 @@ export class Outcomes {
     this.metrics.deadLetters.inc({ ...this.labels, reason });
     this.metrics.processed.inc({ ...this.labels, outcome: 'dead_letter' });
   }
+}
+
+/** The `error.type` of a failure: the error's class name. */
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }

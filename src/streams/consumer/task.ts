@@ -1,3 +1,5 @@
+import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
+import type { EntrySpan } from '../../tracing/tracing';
 import type { EventType } from '../topology';
 
 /** An entry as XREADGROUP and XAUTOCLAIM return it; nil fields when deleted while pending. */
@@ -35,6 +37,8 @@ export interface Task {
   controller: AbortController | undefined;
   /** Why the entry was aborted, kept for a signal asked for afterwards. */
   abortReason: Error | undefined;
+  /** The entry's consumer span; the shared no-op when not tracing. */
+  span: EntrySpan;
 }
 
 export function taskKey(stream: string, entryId: string): string {
@@ -49,6 +53,7 @@ export function newTask(
   entryId: string,
   fields: string[],
   deliveryCount: number,
+  span: EntrySpan = NOOP_ENTRY_SPAN,
 ): Task {
   return {
     key,
@@ -66,6 +71,7 @@ export function newTask(
     claimLost: false,
     controller: undefined,
     abortReason: undefined,
+    span,
   };
 }
 

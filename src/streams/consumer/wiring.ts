@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { NOOP_TRACING } from '../../tracing/noop-tracing';
 import { StreamTopology } from '../topology';
 import { ClaimKeeper } from './claim-keeper';
 import { COMMAND_TIMEOUT_MS, CommandConnection } from './command-connection';
@@ -94,6 +95,7 @@ export function wireParts(options: StreamConsumerOptions, owner: Owner): Consume
     committer,
     deadLetters,
     outcomes,
+    tracer: (options.tracing ?? NOOP_TRACING).forConsumer({ worker, group, consumerName }),
     deadline,
   });
   const reclaimer = new Reclaimer({
