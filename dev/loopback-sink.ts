@@ -14,6 +14,8 @@ export interface SinkRequest {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** The body's bytes, for binary payloads (OTLP protobuf). */
+  raw: Buffer;
 }
 
 /**
@@ -75,14 +77,16 @@ export class LoopbackSink {
   ) {
     this.answer = answer;
     this.server = createServer((req: IncomingMessage, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
+        const raw = Buffer.concat(chunks);
         const request = {
           method: req.method ?? '',
           path: req.url ?? '',
           headers: req.headers,
-          body,
+          body: raw.toString(),
+          raw,
         };
         if (record) {
           this.requests.push(request);

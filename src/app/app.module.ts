@@ -10,7 +10,9 @@ import { RedisModule } from '../redis/redis.module';
 import { StatusModule } from '../status/status.module';
 import { StreamsModule } from '../streams/streams.module';
 import { SupervisorModule } from '../supervisor/supervisor.module';
+import { TRACING } from '../tracing/tracing';
 import { WorkersModule } from '../workers/workers.module';
+import { TracingShutdown, tracingProvider } from './tracing.providers';
 
 const QUIET_PATHS = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
 
@@ -68,8 +70,13 @@ export class AppModule {
         HealthModule,
         StatusModule,
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ProcessLifecycle],
-      exports: [APP_CONFIG, ProcessLifecycle],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        ProcessLifecycle,
+        tracingProvider(config, logger),
+        TracingShutdown,
+      ],
+      exports: [APP_CONFIG, ProcessLifecycle, TRACING],
     };
   }
 }

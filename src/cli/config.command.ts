@@ -4,6 +4,7 @@ import { type AppConfig, SETTINGS } from '../config';
 import { type ConfigReport, resolveConfig } from '../config/load-config';
 import { describeSource } from '../config/config-problem';
 import { showValue } from '../config/show-value';
+import { printableTracing } from '../config/tracing-settings';
 import { ConfigError } from '../errors';
 import { REDACTED_MARK, redactText, redactUrlPath } from '../logging/redact';
 import { ConfigFlagsCommand } from './config-flags';
@@ -20,6 +21,7 @@ export function printableConfig(config: AppConfig): AppConfig {
       webhookUrls: config.notify.webhookUrls.map(redactUrlPath),
       webhookSecret: config.notify.webhookSecret ? REDACTED_MARK : undefined,
     },
+    tracing: printableTracing(config.tracing),
   };
 }
 

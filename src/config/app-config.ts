@@ -1,3 +1,4 @@
+import type { TracingConfig } from './tracing-settings';
 import type { WorkerName } from './worker-names';
 
 export const RUNTIME_ENVIRONMENTS = ['development', 'staging', 'production'] as const;
@@ -75,4 +76,5 @@ export interface AppConfig {
     dedupeTtlMs: number;
     requestTimeoutMs: number;
   };
+  tracing: TracingConfig;
 }

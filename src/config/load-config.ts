@@ -8,6 +8,7 @@ import { SETTINGS, type SettingDef } from './settings';
 import { showValue } from './show-value';
 import { type ConfigProblem, problemApplies, type ValueSource } from './config-problem';
 import { crossChecks } from './cross-checks';
+import { tracingSecrets } from './tracing-settings';
 
 /** Raw flag values as given on the command line, keyed by flag name without dashes. */
 export type FlagValues = Partial<Record<string, string | boolean>>;
@@ -172,6 +173,9 @@ function pick(
   if (def.env && env[def.env] !== undefined && env[def.env] !== '') {
     return { raw: env[def.env], label: def.env, source: { from: 'environment', name: def.env } };
   }
+  if (def.envOnly) {
+    return undefined;
+  }
   for (let i = layers.length - 1; i >= 0; i -= 1) {
     const layer = layers[i];
     const value = layer && getPath(layer.values, def.path);
@@ -187,7 +191,8 @@ function pick(
 }
 
 function checkUnknownKeys(layer: FileLayer, problems: string[]): void {
-  const known = new Set(SETTINGS.map((def) => def.path));
+  const known = new Set(SETTINGS.filter((def) => !def.envOnly).map((def) => def.path));
+  const envOnly = new Map(SETTINGS.filter((def) => def.envOnly).map((def) => [def.path, def.env]));
   const prefixes = new Set(
     SETTINGS.flatMap((def) =>
       def.path
@@ -202,6 +207,12 @@ function checkUnknownKeys(layer: FileLayer, problems: string[]): void {
       if (known.has(path)) {
         continue;
       }
+      if (envOnly.has(path)) {
+        problems.push(
+          `${layer.label}: "${path}" is read from the environment only; set ${envOnly.get(path)} instead`,
+        );
+        continue;
+      }
       if (prefixes.has(path) && item !== null && typeof item === 'object' && !Array.isArray(item)) {
         walk(item as Record<string, unknown>, path);
         continue;
@@ -214,6 +225,7 @@ function checkUnknownKeys(layer: FileLayer, problems: string[]): void {
 
 function registerSecrets(config: AppConfig): void {
   registerSecret(config.notify.webhookSecret);
+  tracingSecrets(config.tracing).forEach(registerSecret);
   try {
     const url = new URL(config.redis.url);
     registerSecret(decodeURIComponent(url.password));

@@ -3,6 +3,7 @@ import { parseDuration } from './duration';
 import { LOG_LEVELS, RUNTIME_ENVIRONMENTS } from './app-config';
 import { WORKER_NAMES, isWorkerName } from './worker-names';
 import { allowListProblems } from '../net/host-allow-list';
+import { TRACING_SETTINGS } from './tracing-settings';
 
 /** Result of parsing one raw setting value. */
 export type Parsed = { ok: true; value: unknown } | { ok: false; expected: string };
@@ -17,6 +18,12 @@ export interface SettingDef {
   parse: (raw: unknown) => Parsed;
   /** Never echoed back in errors or output. */
   secret?: boolean;
+  /**
+   * Read from the environment only, never from config files: for variables
+   * a library reads from the environment itself (OpenTelemetry's), so the
+   * service and the library cannot disagree about the value.
+   */
+  envOnly?: boolean;
 }
 
 const ok = (value: unknown): Parsed => ({ ok: true, value });
@@ -404,4 +411,5 @@ export const SETTINGS: readonly SettingDef[] = [
   ...WORKERS,
   ...VALIDATION,
   ...NOTIFY,
+  ...TRACING_SETTINGS,
 ];

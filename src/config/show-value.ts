@@ -20,12 +20,15 @@ function maskUserinfo(text: string): string {
   return `${text.slice(0, start)}${masked}${text.slice(at)}`;
 }
 
+/** Secret URLs worth showing (host, port, path) once their credentials are masked. */
+const MASKED_URLS = new Set(['redis.url', 'tracing.endpoint', 'tracing.tracesEndpoint']);
+
 /** Shows a raw value in an error line or `config` output without leaking a secret. */
 export function showValue(def: SettingDef, raw: unknown): string {
   if (!def.secret) {
     return JSON.stringify(raw);
   }
-  if (def.path === 'redis.url' && typeof raw === 'string') {
+  if (MASKED_URLS.has(def.path) && typeof raw === 'string') {
     // Worth showing (host, port, db) once the password is out (SPEC §5).
     // Whether or not it parses: `redis:/u:pw@h` is a URL WHATWG accepts with no host.
     return JSON.stringify(maskUserinfo(redactText(raw)));

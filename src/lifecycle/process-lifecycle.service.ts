@@ -14,6 +14,8 @@ export interface ShutdownRequest {
 export class ProcessLifecycle {
   private resolveRequest!: (request: ShutdownRequest) => void;
   private current: ShutdownRequest | undefined;
+  /** Epoch ms of the first request: the drain deadline counts from it. */
+  requestedAt: number | undefined;
   readonly requested: Promise<ShutdownRequest> = new Promise((resolve) => {
     this.resolveRequest = resolve;
   });
@@ -28,6 +30,7 @@ export class ProcessLifecycle {
       return;
     }
     this.current = { reason, exitCode };
+    this.requestedAt = Date.now();
     this.resolveRequest(this.current);
   }
 }

@@ -80,6 +80,12 @@ export const METRIC_DEFINITIONS = {
     help: 'Registry writes of the Health Monitor: written, or refused because the stored entry is newer',
     labelNames: ['result'],
   },
+  tracingSpansDropped: {
+    type: 'counter',
+    name: METRIC.tracingSpansDropped,
+    help: 'Spans that never reached the OpenTelemetry collector: its queue was full or the export failed',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** A prom-client metric built from its definition, registered only in `registry` (the bench's own). */

@@ -16,4 +16,5 @@ export const METRIC = {
   notifications: 'printery_notifications_total',
   redisUp: 'printery_redis_up',
   registryWrites: 'printery_registry_writes_total',
+  tracingSpansDropped: 'printery_tracing_spans_dropped_total',
 } as const;

@@ -21,8 +21,8 @@ export function findHostRefused(error: unknown): HostRefusedError | undefined {
   return undefined;
 }
 
-/** The innermost error message with its code: undici wraps socket errors (ECONNREFUSED…) in its own. */
-export function describeHttpError(error: unknown): string {
+/** The error undici wrapped (a socket error such as ECONNREFUSED), or `error` itself. */
+function innermost(error: unknown): unknown {
   let current: unknown = error;
   for (
     let depth = 0;
@@ -31,6 +31,12 @@ export function describeHttpError(error: unknown): string {
   ) {
     current = current.cause;
   }
+  return current;
+}
+
+/** The innermost error message with its code: undici wraps socket errors (ECONNREFUSED…) in its own. */
+export function describeHttpError(error: unknown): string {
+  const current = innermost(error);
   if (!(current instanceof Error)) {
     return String(current);
   }
@@ -38,6 +44,16 @@ export function describeHttpError(error: unknown): string {
   return typeof code === 'string' && !current.message.includes(code)
     ? `${code}: ${current.message}`
     : current.message;
+}
+
+/** A short class for a failed request (its `error.type` in a span): the code (ECONNREFUSED) or name. */
+export function httpErrorType(error: unknown): string {
+  const current = innermost(error);
+  const code = (current as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') {
+    return code;
+  }
+  return current instanceof Error ? current.name : typeof current;
 }
 
 /** Waits `ms`, rejecting with the signal's own reason (not a generic AbortError) on abort. */

@@ -1,8 +1,15 @@
 import { type Dispatcher, request } from 'undici';
 import { redactText } from '../../logging/redact';
 import type { HealthCheckSpec } from '../../domain/deployment';
-import { abortableSleep, describeHttpError, findHostRefused } from '../../net/guarded-agent';
+import {
+  abortableSleep,
+  describeHttpError,
+  findHostRefused,
+  httpErrorType,
+} from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
+import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
+import type { EntrySpan, RequestSpan } from '../../tracing/tracing';
 
 export interface ProbeCaps {
   maxAttempts: number;
@@ -25,6 +32,8 @@ export interface ProbeOptions {
   budgetMs?: number;
   /** Called before each attempt (1-based), e.g. to keep a stream claim alive. */
   onAttempt?: (attempt: number) => void | Promise<void>;
+  /** The entry's span: each attempt is a client span beneath it (SPEC §8). */
+  span?: EntrySpan;
 }
 
 export interface ProbeOutcome {
@@ -38,8 +47,8 @@ export interface ProbeOutcome {
 
 type Attempt =
   | { kind: 'status'; status: number }
-  | { kind: 'error'; message: string }
-  | { kind: 'refused'; message: string };
+  | { kind: 'error'; message: string; errorType: string }
+  | { kind: 'refused'; message: string; errorType: 'host_refused' };
 
 const USER_AGENT = 'printery-workers/health-monitor';
 const MAX_BODY_BYTES = 64 * 1024;
@@ -88,7 +97,19 @@ export async function probeHealth(
     await options.onAttempt?.(attempt);
     attempts = attempt;
     const attemptTimeoutMs = Math.max(1, Math.min(timeoutMs, deadline - Date.now()));
-    const result = await attemptOnce(spec.url, attemptTimeoutMs, options.dispatcher, signal);
+    const request = (options.span ?? NOOP_ENTRY_SPAN).startRequest(
+      'GET',
+      spec.url,
+      'health_probe',
+      attempt,
+    );
+    const result = await attemptOnce(
+      spec.url,
+      attemptTimeoutMs,
+      options.dispatcher,
+      signal,
+      request,
+    );
     switch (result.kind) {
       case 'refused':
         lastError = `refused: ${result.message}`;
@@ -119,7 +140,31 @@ export async function probeHealth(
   return done(false);
 }
 
+/** One GET, told to its client span; the span ends whatever happens. */
 async function attemptOnce(
+  url: string,
+  timeoutMs: number,
+  dispatcher: Dispatcher,
+  signal: AbortSignal,
+  span: RequestSpan,
+): Promise<Attempt> {
+  try {
+    const result = await requestOnce(url, timeoutMs, dispatcher, signal);
+    if (result.kind === 'status') {
+      span.answered(result.status);
+    } else {
+      span.failed(result.errorType, result.message);
+    }
+    return result;
+  } catch (error) {
+    span.failed('aborted', 'probe aborted (handler timeout or stop deadline)');
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+async function requestOnce(
   url: string,
   timeoutMs: number,
   dispatcher: Dispatcher,
@@ -150,11 +195,15 @@ async function attemptOnce(
     signal.throwIfAborted();
     const refused = findHostRefused(error);
     if (refused) {
-      return { kind: 'refused', message: redactText(refused.message) };
+      return { kind: 'refused', message: redactText(refused.message), errorType: 'host_refused' };
     }
     if (timeout.aborted) {
-      return { kind: 'error', message: `no answer within ${timeoutMs}ms` };
+      return { kind: 'error', message: `no answer within ${timeoutMs}ms`, errorType: 'timeout' };
     }
-    return { kind: 'error', message: redactText(describeHttpError(error)) };
+    return {
+      kind: 'error',
+      message: redactText(describeHttpError(error)),
+      errorType: httpErrorType(error),
+    };
   }
 }

@@ -65,6 +65,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
       allowList: this.allowList,
       caps: this.config.validation.healthCheck,
       signal: message.signal,
+      span: message.span,
       budgetMs: handlerBudgetMs(this.config.workers.health.handlerTimeoutMs),
     });
     if (outcome.healthy) {

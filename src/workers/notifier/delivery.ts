@@ -1,7 +1,14 @@
 import { type Dispatcher, request } from 'undici';
 import { redactText } from '../../logging/redact';
-import { abortableSleep, describeHttpError, findHostRefused } from '../../net/guarded-agent';
+import {
+  abortableSleep,
+  describeHttpError,
+  findHostRefused,
+  httpErrorType,
+} from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
+import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
+import type { EntrySpan, RequestPurpose, RequestSpan } from '../../tracing/tracing';
 
 /** What to do after one attempt. */
 export type AttemptVerdict = 'delivered' | 'retry' | 'permanent';
@@ -84,6 +91,10 @@ export interface DeliveryOptions {
    * made: the target is reported failed instead of the handler timing out.
    */
   deadline?: number;
+  /** The entry's span: each attempt is a client span beneath it (SPEC §8). */
+  span?: EntrySpan;
+  /** What the request is for, in its span; `webhook` unless told. */
+  purpose?: RequestPurpose;
 }
 
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -110,48 +121,35 @@ export async function deliver(
   let error: string | null = null;
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt += 1) {
     signal.throwIfAborted();
-    let retryAfterMs: number | undefined;
     const requestTimeoutMs = Math.max(
       1,
       Math.min(options.requestTimeoutMs, Math.floor(deadline - Date.now())),
     );
-    const timeout = AbortSignal.timeout(requestTimeoutMs);
-    try {
-      const response = await request(target.url, {
-        method: 'POST',
-        dispatcher: options.dispatcher,
-        body: target.body,
-        headers: target.headers,
-        signal: AbortSignal.any([signal, timeout]),
-        headersTimeout: requestTimeoutMs,
-        bodyTimeout: requestTimeoutMs,
-      });
-      lastStatus = response.statusCode;
-      const header = response.headers['retry-after'];
-      retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
-      try {
-        await response.body.dump({ limit: MAX_RESPONSE_BYTES });
-      } catch {
-        // The status decides; an unread body only costs the connection.
-      }
-      const verdict = classifyStatus(response.statusCode);
+    const span = (options.span ?? NOOP_ENTRY_SPAN).startRequest(
+      'POST',
+      target.url,
+      options.purpose ?? 'webhook',
+      attempt,
+    );
+    const sent = await postOnce(target, options, requestTimeoutMs, span);
+    let retryAfterMs: number | undefined;
+    if (sent.kind === 'refused') {
+      return { status: 'refused', attempts: attempt, lastStatus, error: sent.error };
+    }
+    if (sent.kind === 'error') {
+      lastStatus = null;
+      error = sent.error;
+    } else {
+      lastStatus = sent.status;
+      retryAfterMs = sent.retryAfterMs;
+      const verdict = classifyStatus(sent.status);
       if (verdict === 'delivered') {
         return { status: 'delivered', attempts: attempt, lastStatus, error: null };
       }
-      error = `status ${response.statusCode}`;
+      error = `status ${sent.status}`;
       if (verdict === 'permanent') {
         return { status: 'failed', attempts: attempt, lastStatus, error };
       }
-    } catch (caught) {
-      signal.throwIfAborted();
-      const refused = findHostRefused(caught);
-      if (refused) {
-        return { status: 'refused', attempts: attempt, lastStatus, error: refused.message };
-      }
-      lastStatus = null;
-      error = timeout.aborted
-        ? `no answer within ${requestTimeoutMs}ms`
-        : redactText(describeHttpError(caught));
     }
     if (attempt < policy.maxAttempts) {
       const delayMs = retryDelayMs(attempt, policy, retryAfterMs);
@@ -163,4 +161,57 @@ export async function deliver(
     }
   }
   return { status: 'failed', attempts: policy.maxAttempts, lastStatus, error };
+}
+
+type Sent =
+  | { kind: 'answered'; status: number; retryAfterMs: number | undefined }
+  | { kind: 'refused'; error: string }
+  | { kind: 'error'; error: string };
+
+/** One POST, told to its client span; the span ends whatever happens. */
+async function postOnce(
+  target: DeliveryRequest,
+  options: DeliveryOptions,
+  requestTimeoutMs: number,
+  span: RequestSpan,
+): Promise<Sent> {
+  const { signal } = options;
+  const timeout = AbortSignal.timeout(requestTimeoutMs);
+  try {
+    const response = await request(target.url, {
+      method: 'POST',
+      dispatcher: options.dispatcher,
+      body: target.body,
+      headers: target.headers,
+      signal: AbortSignal.any([signal, timeout]),
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
+    });
+    span.answered(response.statusCode);
+    const header = response.headers['retry-after'];
+    const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header);
+    try {
+      await response.body.dump({ limit: MAX_RESPONSE_BYTES });
+    } catch {
+      // The status decides; an unread body only costs the connection.
+    }
+    return { kind: 'answered', status: response.statusCode, retryAfterMs };
+  } catch (caught) {
+    if (signal.aborted) {
+      span.failed('aborted', 'delivery aborted (handler timeout or stop deadline)');
+      signal.throwIfAborted();
+    }
+    const refused = findHostRefused(caught);
+    if (refused) {
+      span.failed('host_refused', refused.message);
+      return { kind: 'refused', error: refused.message };
+    }
+    const error = timeout.aborted
+      ? `no answer within ${requestTimeoutMs}ms`
+      : redactText(describeHttpError(caught));
+    span.failed(timeout.aborted ? 'timeout' : httpErrorType(caught), error);
+    return { kind: 'error', error };
+  } finally {
+    span.end();
+  }
 }

@@ -76,6 +76,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       defaultWebhookUrls: notify.webhookUrls,
       ledger: this.ledger,
       signal: message.signal,
+      span: message.span,
       deadline,
       onTargetSettled: (result, previously) => this.metrics.target(result, previously),
       onTargetFailed: (result, error) =>

@@ -2,6 +2,7 @@ import type { Dispatcher } from 'undici';
 import { redactUrlPath } from '../../logging/redact';
 import type { NotificationSent, NotifyTarget, NotifyTargetResult } from '../../domain/deployment';
 import type { HostAllowList } from '../../net/host-allow-list';
+import type { EntrySpan } from '../../tracing/tracing';
 import { deliver, type RetryPolicy } from './delivery';
 import type { DeliveryLedger } from './delivery-ledger';
 import type { Notification } from './notification';
@@ -25,6 +26,8 @@ export interface SendNotificationOptions {
   defaultWebhookUrls: readonly string[];
   ledger: DeliveryLedger;
   signal: AbortSignal;
+  /** The entry's span: each request is a client span beneath it. */
+  span?: EntrySpan;
   /** Epoch ms by which every target's delivery must be over; see `DeliveryOptions.deadline`. */
   deadline?: number;
   /** Told about each target that was not delivered, for a warning log line. */
@@ -107,6 +110,8 @@ export async function sendNotification(
           requestTimeoutMs: options.requestTimeoutMs,
           signal: options.signal,
           deadline: options.deadline,
+          span: options.span,
+          purpose: target.type,
         },
       );
       const result: NotifyTargetResult = {
