@@ -34,6 +34,8 @@ interface FollowResult {
   /** For a timeout: the stage not seen yet. */
   waitingFor: string;
   stages: StageReport[];
+  /** The deployment's trace id, from the first output carrying a `traceparent` (SPEC §8). */
+  traceId?: string;
 }
 
 /**
@@ -60,6 +62,11 @@ export async function followAndReport(
         printStage(stage);
       }
     },
+    onTrace: (trace) => {
+      if (!settings.json) {
+        writeLine(paint(`trace ${trace.traceId}${trace.sampled ? '' : ' (not sampled)'}`, 'dim'));
+      }
+    },
   });
   const elapsedMs = performance.now() - startedAt;
   const diagnosis =
@@ -72,6 +79,7 @@ export async function followAndReport(
       eventId: target.eventId,
       entryId: target.entryId,
       deploymentId: target.deploymentId,
+      ...(follow.traceId ? { traceId: follow.traceId } : {}),
       outcome: follow.outcome,
       failedStage: follow.failedStage,
       reason: follow.reason,
@@ -131,7 +139,11 @@ async function followDeployment(
   redis: Redis,
   topology: StreamTopology,
   target: FollowTarget,
-  options: { deadline: number; onStage: (stage: StageReport) => void },
+  options: {
+    deadline: number;
+    onStage: (stage: StageReport) => void;
+    onTrace: (trace: { traceId: string; sampled: boolean }) => void;
+  },
 ): Promise<FollowResult> {
   const streams: Record<string, string> = Object.fromEntries(
     [
@@ -147,6 +159,7 @@ async function followDeployment(
   const ours = new Set([target.eventId]);
   const stages: StageReport[] = [];
   let waitingFor = 'validation';
+  let traceId: string | undefined;
   while (performance.now() < options.deadline) {
     const block = Math.max(
       1,
@@ -189,6 +202,7 @@ async function followDeployment(
             reason: letter.error || letter.reason,
             waitingFor,
             stages,
+            traceId,
           };
         }
         const attrs = fieldsToObject(flat);
@@ -200,6 +214,11 @@ async function followDeployment(
           continue;
         }
         ours.add(attrs.id);
+        const trace = traceId === undefined ? parseTraceparent(attrs.traceparent) : undefined;
+        if (trace) {
+          traceId = trace.traceId;
+          options.onTrace(trace);
+        }
         let data: unknown;
         try {
           data = JSON.parse(attrs.data ?? 'null');
@@ -217,10 +236,22 @@ async function followDeployment(
             reason: stage.final.reason,
             waitingFor,
             stages,
+            traceId,
           };
         }
       }
     }
   }
-  return { outcome: 'timeout', failedStage: null, reason: null, waitingFor, stages };
+  return { outcome: 'timeout', failedStage: null, reason: null, waitingFor, stages, traceId };
+}
+
+/** The trace id of a W3C `traceparent`, and whether the trace is sampled (exported). */
+function parseTraceparent(
+  traceparent: string | undefined,
+): { traceId: string; sampled: boolean } | undefined {
+  const match = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-([\da-f]{2})$/.exec(traceparent ?? '');
+  if (!match || /^0+$/.test(match[1] as string)) {
+    return undefined;
+  }
+  return { traceId: match[1] as string, sampled: (parseInt(match[2] as string, 16) & 1) === 1 };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -393,6 +393,27 @@ describe.each(['http/protobuf', 'http/json'] as const)('tracing with %s', (proto
       'error.type': 'max_deliveries',
     });
     expect(deliveries[1]?.status.message).toMatch(/^dead-lettered \(max_deliveries\)/);
+  });
+
+  it('publish --wait prints the trace id of the deployment it follows', async () => {
+    const { prefix } = service as Service;
+    const id = `dep-${randomUUID().slice(0, 8)}`;
+    const file = join(tmpdir(), `printery-trace-${id}.json`);
+    writeFileSync(file, JSON.stringify(deployment(id)));
+    const result = await CliProcess.run(['publish', file, '--wait', '30s'], {
+      REDIS_URL: redis.url,
+      STREAM_PREFIX: prefix,
+      REGISTRY_PREFIX: `${prefix}:registry`,
+      HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1',
+      NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
+    });
+    rmSync(file, { force: true });
+    expect(result.code).toBe(0);
+    const traceId = /^trace ([0-9a-f]{32})$/m.exec(result.stdout)?.[1];
+    // publish prints the event id first: the validator's span names it.
+    const eventId = result.stdout.split('\n')[0] ?? '';
+    const spans = await traceOf(receiver, eventId, (trace) => trace.length > 0);
+    expect(spans[0]?.traceId).toBe(traceId);
   });
 
   it('loads the OpenTelemetry SDK, as the require.cache probe shows', async () => {
