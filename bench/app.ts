@@ -12,6 +12,12 @@
  *
  * BENCH_APP_ROUNDS (default 2), BENCH_APP_SEQUENTIAL (default 200),
  * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 5).
+ *
+ * BENCH_APP_TRACING (default `off`) is a comma list of tracing modes, each
+ * run BENCH_APP_ROUNDS times, the modes taking turns round by round: `off`
+ * (no OTLP endpoint), `on` (exporting to a loopback OTLP receiver of this
+ * bench) and `down` (an endpoint where nothing listens). With more than one
+ * mode the table shows each mode's median.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +26,7 @@ import { resolve } from 'node:path';
 import Table from 'cli-table3';
 import type Redis from 'ioredis';
 import { LoopbackSink } from '../dev/loopback-sink';
+import { OtlpReceiver } from '../dev/otlp-receiver';
 import { RedisServer, freePort } from '../dev/redis-server';
 import { parseInfo } from '../src/streams/redis-checks';
 import { EVENT_TYPES } from '../src/streams/topology';
@@ -28,6 +35,12 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_APP_ROUNDS ?? 2));
 const SEQUENTIAL = Number(process.env.BENCH_APP_SEQUENTIAL ?? 200);
 const BURST = Number(process.env.BENCH_APP_BURST ?? 5000);
 const IDLE_SECONDS = Number(process.env.BENCH_APP_IDLE_SECONDS ?? 5);
+const TRACING_MODES = ['off', 'on', 'down'] as const;
+type TracingMode = (typeof TRACING_MODES)[number];
+const MODES = (process.env.BENCH_APP_TRACING ?? 'off')
+  .split(',')
+  .map((mode) => mode.trim())
+  .filter((mode): mode is TracingMode => (TRACING_MODES as readonly string[]).includes(mode));
 const CLI = resolve(__dirname, '..', 'dist', 'main.js');
 const PREFIX = 'bench:app';
 const STAGES = [
@@ -97,7 +110,12 @@ interface Service {
   exited: Promise<number | null>;
 }
 
-function spawnService(redisUrl: string, port: number, sink: LoopbackSink): Service {
+function spawnService(
+  redisUrl: string,
+  port: number,
+  sink: LoopbackSink,
+  tracing: NodeJS.ProcessEnv,
+): Service {
   const child = spawn(process.execPath, [CLI, 'run', '--port', String(port)], {
     env: {
       PATH: process.env.PATH,
@@ -107,6 +125,7 @@ function spawnService(redisUrl: string, port: number, sink: LoopbackSink): Servi
       ENVIRONMENT: 'development',
       HEALTHCHECK_ALLOWED_HOSTS: sink.host,
       NOTIFY_ALLOWED_HOSTS: sink.host,
+      ...tracing,
     },
     // Logs go nowhere: reading them would load this process, not the service.
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -170,6 +189,7 @@ async function round(
   admin: Redis,
   reader: Redis,
   sink: LoopbackSink,
+  tracing: NodeJS.ProcessEnv,
 ): Promise<RoundFigures> {
   await admin.flushall();
   await admin.hset(
@@ -185,7 +205,7 @@ async function round(
   );
   const port = await freePort();
   const spawnedAt = performance.now();
-  const service = spawnService(redis.url, port, sink);
+  const service = spawnService(redis.url, port, sink, tracing);
   const pid = service.child.pid as number;
   await untilReady(service, 30_000);
   const startToReadyMs = performance.now() - spawnedAt;
@@ -290,35 +310,56 @@ async function main(): Promise<void> {
   const admin = redis.client();
   const reader = redis.client();
   const sink = await LoopbackSink.start();
-  const rounds: RoundFigures[] = [];
+  const receiver = MODES.includes('on') ? await OtlpReceiver.start() : undefined;
+  // Nothing listens there: every export is refused.
+  const downPort = await freePort();
+  const tracingEnv: Record<TracingMode, NodeJS.ProcessEnv> = {
+    off: {},
+    on: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver?.endpoint },
+    down: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${downPort}` },
+  };
+  const rounds = new Map<TracingMode, RoundFigures[]>(MODES.map((mode) => [mode, []]));
   try {
     const info = parseInfo(await admin.info('server'));
     process.stdout.write(
-      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds, each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}\n`,
+      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds per tracing mode (${MODES.join(', ')}), each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}\n`,
     );
     for (let i = 0; i < ROUNDS; i += 1) {
-      rounds.push(await round(redis, admin, reader, sink));
-      process.stdout.write(`round ${i + 1} done\n`);
+      for (const mode of MODES) {
+        rounds.get(mode)?.push(await round(redis, admin, reader, sink, tracingEnv[mode]));
+        process.stdout.write(`round ${i + 1} (tracing ${mode}) done\n`);
+      }
     }
   } finally {
     admin.disconnect();
     reader.disconnect();
     await sink.close();
+    await receiver?.close();
     await redis.dispose();
   }
+  if (receiver) {
+    process.stdout.write(`the OTLP receiver took ${receiver.requests.length} export requests\n`);
+  }
+  const only = MODES.length === 1 ? (rounds.get(MODES[0] as TracingMode) ?? []) : undefined;
   const table = new Table({
-    head: ['figure', ...rounds.map((_, i) => `round ${i + 1}`), 'median', 'goal'],
+    head: only
+      ? ['figure', ...only.map((_, i) => `round ${i + 1}`), 'median', 'goal']
+      : ['figure', ...MODES.map((mode) => `tracing ${mode} (median)`), 'goal'],
   });
   for (const [label, pick, digits, goal] of ROWS) {
-    const values = rounds.map(pick);
-    const sorted = [...values].sort((a, b) => a - b);
-    const median =
-      sorted.length % 2 === 1
-        ? (sorted[(sorted.length - 1) / 2] as number)
-        : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
-    table.push([label, ...values.map((v) => v.toFixed(digits)), median.toFixed(digits), goal]);
+    const cells = only
+      ? [...only.map((r) => pick(r).toFixed(digits)), median(only.map(pick)).toFixed(digits)]
+      : MODES.map((mode) => median((rounds.get(mode) ?? []).map(pick)).toFixed(digits));
+    table.push([label, ...cells, goal]);
   }
   process.stdout.write(`${table.toString()}\n`);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length % 2 === 1
+    ? (sorted[(sorted.length - 1) / 2] as number)
+    : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2;
 }
 
 main().catch((error: unknown) => {
