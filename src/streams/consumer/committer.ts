@@ -203,6 +203,7 @@ export class Committer {
 
   /** Gives the entry up (it stays pending) and fails the worker, with Redis's answer as the reason. */
   private refused(task: Task, error: Error, attempts: number): void {
+    task.span.failed('abandoned', `Redis refused the commit: ${error.message}`, 'commit_refused');
     this.tell(
       'error',
       'message.commit_refused',
