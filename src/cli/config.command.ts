@@ -4,6 +4,7 @@ import { type AppConfig, SETTINGS } from '../config';
 import { type ConfigReport, resolveConfig } from '../config/load-config';
 import { describeSource } from '../config/config-problem';
 import { showValue } from '../config/show-value';
+import { redisTopologyKind } from '../config/redis-topology';
 import { printableTracing } from '../config/tracing-settings';
 import { ConfigError } from '../errors';
 import { REDACTED_MARK, redactText, redactUrlPath } from '../logging/redact';
@@ -15,7 +16,12 @@ import { reportError } from './report-error';
 export function printableConfig(config: AppConfig): AppConfig {
   return {
     ...config,
-    redis: { ...config.redis, url: redactText(config.redis.url) },
+    redis: {
+      ...config.redis,
+      url: redactText(config.redis.url),
+      password: config.redis.password ? REDACTED_MARK : undefined,
+      sentinelPassword: config.redis.sentinelPassword ? REDACTED_MARK : undefined,
+    },
     notify: {
       ...config.notify,
       webhookUrls: config.notify.webhookUrls.map(redactUrlPath),
@@ -30,10 +36,12 @@ export function printableConfig(config: AppConfig): AppConfig {
  * as given (masked like an error line), so the problem can be found in it.
  */
 function shownConfig(report: ConfigReport): Record<string, unknown> {
-  const shown = structuredClone(printableConfig(report.config)) as unknown as Record<
-    string,
-    unknown
-  >;
+  const printable = printableConfig(report.config);
+  // Which topology the settings choose (SPEC §2), first in its section.
+  const shown = structuredClone({
+    ...printable,
+    redis: { topology: redisTopologyKind(report.config.redis), ...printable.redis },
+  }) as unknown as Record<string, unknown>;
   for (const def of SETTINGS) {
     if (def.path in report.invalid) {
       const parts = def.path.split('.');

@@ -32,6 +32,30 @@ export abstract class OneShotCommand extends CommandRunner {
     return (this.flags['redis-url'] = value);
   }
 
+  @Option({
+    flags: '--redis-sentinels <list>',
+    description: "Sentinel mode: comma list of the sentinels' host:port (REDIS_SENTINELS)",
+  })
+  parseRedisSentinels(value: string): string {
+    return (this.flags['redis-sentinels'] = value);
+  }
+
+  @Option({
+    flags: '--redis-sentinel-master <name>',
+    description: 'Sentinel mode: the master name the sentinels monitor (REDIS_SENTINEL_MASTER)',
+  })
+  parseRedisSentinelMaster(value: string): string {
+    return (this.flags['redis-sentinel-master'] = value);
+  }
+
+  @Option({
+    flags: '--redis-cluster-nodes <list>',
+    description: "Cluster mode: comma list of seed nodes' host:port (REDIS_CLUSTER_NODES)",
+  })
+  parseRedisClusterNodes(value: string): string {
+    return (this.flags['redis-cluster-nodes'] = value);
+  }
+
   async run(args: string[], options?: CommandOptions): Promise<void> {
     try {
       process.exitCode = await this.execute(args, options ?? {});

@@ -1,3 +1,4 @@
+import type { RedisConfig } from './redis-settings';
 import type { TracingConfig } from './tracing-settings';
 import type { WorkerName } from './worker-names';
 
@@ -21,10 +22,7 @@ export interface AppConfig {
   environment: RuntimeEnvironment;
   logLevel: LogLevel;
   port: number;
-  redis: {
-    url: string;
-    startupTimeoutMs: number;
-  };
+  redis: RedisConfig;
   supervisor: {
     /** Workers this process runs. */
     workers: WorkerName[];

@@ -2,15 +2,19 @@ import type { AppConfig } from './app-config';
 import { findCycle } from '../common/find-cycle';
 import { WORKER_NAMES } from './worker-names';
 import { allowListProblems, HostAllowList } from '../net/host-allow-list';
-import type { ConfigProblem } from './config-problem';
+import type { ConfigProblem, ValueSource } from './config-problem';
+import { redisTopologyProblems } from './redis-topology';
 
 /**
  * Problems between settings that are each valid alone. Each names the
  * settings whose use makes it matter, so a command that does not use them
  * (`status` does not care about restart backoff) is not refused for it.
  */
-export function crossChecks(config: AppConfig): ConfigProblem[] {
-  const problems: ConfigProblem[] = [];
+export function crossChecks(
+  config: AppConfig,
+  sources: Record<string, ValueSource> = {},
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [...redisTopologyProblems(config, sources)];
   const { supervisor, validation, environment } = config;
   if (supervisor.restartBackoffMaxMs < supervisor.restartBackoffMs) {
     problems.push({

@@ -91,7 +91,7 @@ export function resolveConfig(options: LoadOptions = {}): ConfigReport {
   }
 
   const config = out as unknown as AppConfig;
-  problems.push(...crossChecks(config));
+  problems.push(...crossChecks(config, sources));
   registerSecrets(config);
   return { config, sources, invalid, problems };
 }
@@ -225,6 +225,8 @@ function checkUnknownKeys(layer: FileLayer, problems: string[]): void {
 
 function registerSecrets(config: AppConfig): void {
   registerSecret(config.notify.webhookSecret);
+  registerSecret(config.redis.password);
+  registerSecret(config.redis.sentinelPassword);
   tracingSecrets(config.tracing).forEach(registerSecret);
   try {
     const url = new URL(config.redis.url);

@@ -1,12 +1,24 @@
-import { z } from 'zod';
-import { parseDuration } from './duration';
 import { LOG_LEVELS, RUNTIME_ENVIRONMENTS } from './app-config';
-import { WORKER_NAMES, isWorkerName } from './worker-names';
-import { allowListProblems } from '../net/host-allow-list';
+import { WORKER_NAMES } from './worker-names';
+import {
+  boolean,
+  duration,
+  hostPatternList,
+  httpUrlList,
+  nonEmpty,
+  nonEmptyString,
+  oneOf,
+  type Parsed,
+  streamId,
+  stringList,
+  wholeNumber,
+  workerList,
+  workerSelection,
+} from './parsers';
+import { REDIS_SETTINGS } from './redis-settings';
 import { TRACING_SETTINGS } from './tracing-settings';
 
-/** Result of parsing one raw setting value. */
-export type Parsed = { ok: true; value: unknown } | { ok: false; expected: string };
+export { type Parsed, toList } from './parsers';
 
 export interface SettingDef {
   /** Dotted path in AppConfig and in the YAML files. */
@@ -25,153 +37,6 @@ export interface SettingDef {
    */
   envOnly?: boolean;
 }
-
-const ok = (value: unknown): Parsed => ({ ok: true, value });
-const bad = (expected: string): Parsed => ({ ok: false, expected });
-
-function fromZod<T>(schema: z.ZodType<T>, expected: string): (raw: unknown) => Parsed {
-  return (raw) => {
-    const result = schema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
-    return result.success ? ok(result.data) : bad(expected);
-  };
-}
-
-const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  fromZod(
-    z
-      .union([
-        z.number(),
-        z
-          .string()
-          .regex(/^-?\d+$/)
-          .transform(Number),
-      ])
-      .pipe(z.number().int().min(min).max(max)),
-    max === Number.MAX_SAFE_INTEGER
-      ? `a whole number >= ${min}`
-      : `a whole number from ${min} to ${max}`,
-  );
-
-const duration =
-  (min = 0) =>
-  (raw: unknown): Parsed => {
-    const ms = typeof raw === 'number' || typeof raw === 'string' ? parseDuration(raw) : undefined;
-    return ms !== undefined && ms >= min
-      ? ok(ms)
-      : bad(
-          `a duration${min > 0 ? ` of at least ${min}ms` : ''}: milliseconds or a number with ms, s, m or h (500ms, 30s, 2m)`,
-        );
-  };
-
-const oneOf = (values: readonly string[]) =>
-  fromZod(z.enum(values as [string, ...string[]]), `one of ${values.join(', ')}`);
-
-const boolean = fromZod(
-  z.union([
-    z.boolean(),
-    z
-      .string()
-      .toLowerCase()
-      .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
-      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
-  ]),
-  'one of true, false, yes, no, 1, 0',
-);
-
-const nonEmpty = (expected: string) => fromZod(z.string().min(1).regex(/^\S+$/), expected);
-
-/** A comma list (env, flags) or a YAML list; empty entries dropped. */
-export function toList(raw: unknown): string[] | undefined {
-  if (Array.isArray(raw)) {
-    return raw.every((item) => typeof item === 'string')
-      ? raw.map((item: string) => item.trim()).filter(Boolean)
-      : undefined;
-  }
-  if (typeof raw === 'string') {
-    return raw
-      .split(',')
-      .map((item) => item.trim())
-      .filter(Boolean);
-  }
-  return undefined;
-}
-
-const stringList = (raw: unknown): Parsed => {
-  const list = toList(raw);
-  return list ? ok(list) : bad('a comma-separated list');
-};
-
-const hostPatternList = (raw: unknown): Parsed => {
-  const list = toList(raw);
-  const problems = list ? allowListProblems(list) : [];
-  return list && problems.length === 0
-    ? ok(list)
-    : bad(
-        `a comma list of hosts, *.suffix patterns, IP addresses or CIDR ranges${problems.length > 0 ? ` (${problems.join('; ')})` : ''}`,
-      );
-};
-
-const httpUrlList = (raw: unknown): Parsed => {
-  const list = toList(raw);
-  const valid = list?.every((item) => {
-    try {
-      const url = new URL(item);
-      return url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {
-      return false;
-    }
-  });
-  return list && valid ? ok(list) : bad('a comma-separated list of http(s) URLs');
-};
-
-const workerSelection = (raw: unknown): Parsed => {
-  const list = toList(raw);
-  const expected = `all, or a comma list of ${WORKER_NAMES.join(', ')}`;
-  if (!list || list.length === 0) {
-    return bad(expected);
-  }
-  if (list.length === 1 && list[0] === 'all') {
-    return ok([...WORKER_NAMES]);
-  }
-  if (!list.every(isWorkerName)) {
-    return bad(expected);
-  }
-  // Keep the canonical order and drop repeats.
-  return ok(WORKER_NAMES.filter((name) => list.includes(name)));
-};
-
-const workerList = (raw: unknown): Parsed => {
-  const list = toList(raw);
-  return list && list.every(isWorkerName)
-    ? ok(list)
-    : bad(`a list of worker names (${WORKER_NAMES.join(', ')})`);
-};
-
-const redisUrl = (raw: unknown): Parsed => {
-  const expected =
-    'a URL like redis://host:6379/0 (user and password allowed), or rediss://… for TLS';
-  if (typeof raw !== 'string') {
-    return bad(expected);
-  }
-  try {
-    const url = new URL(raw.trim());
-    const db = url.pathname.replace(/^\//, '');
-    if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
-      return bad(expected);
-    }
-    if (db !== '' && !/^\d+$/.test(db)) {
-      return bad(expected);
-    }
-    return ok(raw.trim());
-  } catch {
-    return bad(expected);
-  }
-};
-
-const streamId = fromZod(
-  z.string().regex(/^(\$|0|\d+(-\d+)?)$/),
-  '0, $ or a stream id such as 1700000000000-0',
-);
 
 const SUPERVISOR: SettingDef[] = [
   {
@@ -351,7 +216,7 @@ const NOTIFY: SettingDef[] = [
     path: 'notify.webhookSecret',
     env: 'NOTIFY_WEBHOOK_SECRET',
     default: undefined,
-    parse: fromZod(z.string().min(1), 'a non-empty string'),
+    parse: nonEmptyString,
     secret: true,
   },
   {
@@ -392,20 +257,7 @@ export const SETTINGS: readonly SettingDef[] = [
     parse: oneOf(LOG_LEVELS),
   },
   { path: 'port', env: 'PORT', flag: 'port', default: 3000, parse: wholeNumber(0, 65_535) },
-  {
-    path: 'redis.url',
-    env: 'REDIS_URL',
-    flag: 'redis-url',
-    default: 'redis://localhost:6379',
-    parse: redisUrl,
-    secret: true,
-  },
-  {
-    path: 'redis.startupTimeoutMs',
-    env: 'STARTUP_TIMEOUT_MS',
-    default: 30_000,
-    parse: duration(0),
-  },
+  ...REDIS_SETTINGS,
   ...SUPERVISOR,
   ...STREAMS,
   ...WORKERS,

@@ -1,5 +1,6 @@
 import { REDACTED_MARK, redactText, redactUrlPath } from '../logging/redact';
-import { type SettingDef, toList } from './settings';
+import { toList } from './parsers';
+import type { SettingDef } from './settings';
 
 /**
  * Credentials masked in text that may not even parse as a URL: everything
@@ -23,8 +24,20 @@ function maskUserinfo(text: string): string {
 /** Secret URLs worth showing (host, port, path) once their credentials are masked. */
 const MASKED_URLS = new Set(['redis.url', 'tracing.endpoint', 'tracing.tracesEndpoint']);
 
+/** `host:port` lists: shown, with the credentials of anything URL-like masked. */
+const HOST_LISTS = new Set(['redis.sentinels', 'redis.clusterNodes']);
+
 /** Shows a raw value in an error line or `config` output without leaking a secret. */
 export function showValue(def: SettingDef, raw: unknown): string {
+  if (HOST_LISTS.has(def.path)) {
+    // Not secret, but a mistyped one may well carry a URL with a password in it.
+    const mask = (item: string): string => maskUserinfo(redactText(item));
+    if (typeof raw === 'string') {
+      return JSON.stringify(raw.split(',').map(mask).join(','));
+    }
+    const list = toList(raw);
+    return JSON.stringify(list ? list.map(mask) : raw);
+  }
   if (!def.secret) {
     return JSON.stringify(raw);
   }

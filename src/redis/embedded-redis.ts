@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AppConfig, FlagValues } from '../config';
+import { redisTopologyKind } from '../config/redis-topology';
 import { redactText } from '../logging/redact';
 import { spawnWatchedRedis } from './redis-watchdog';
 
@@ -38,7 +39,11 @@ export async function maybeStartEmbeddedRedis(
   env: NodeJS.ProcessEnv,
   logger: Logger,
 ): Promise<EmbeddedRedis | undefined> {
-  if (config.environment !== 'development' || redisUrlChosen(flags, env)) {
+  if (
+    config.environment !== 'development' ||
+    redisUrlChosen(flags, env) ||
+    redisTopologyKind(config.redis) !== 'standalone'
+  ) {
     return undefined;
   }
   if (await somethingAnswers(config.redis.url)) {
