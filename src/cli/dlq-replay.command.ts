@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import { Option, SubCommand } from 'nest-commander';
 import { withReplayTarget } from '../streams/envelope';
 import { normaliseId, replayableStreams, toDeadLetter } from './dlq-letters';
@@ -94,7 +94,7 @@ type ReplayResult =
  * EXEC aborts, and on retry the letter is gone.
  */
 async function replayOne(
-  redis: Redis,
+  redis: RedisClient,
   deadLetterStream: string,
   id: string,
   allowed: Set<string>,

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import { formatDuration } from '../config';
 import { redactText } from '../logging/redact';
 import { decodeDeadLetter } from '../streams/dead-letter';
@@ -44,7 +44,7 @@ interface FollowResult {
  * Returns the exit code: 0 succeeded, 1 failed, 124 timed out.
  */
 export async function followAndReport(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
   target: FollowTarget,
   settings: FollowSettings,
@@ -136,7 +136,7 @@ function printStage(stage: StageReport): void {
  * picked up later shows the same times as one followed from the start.
  */
 async function followDeployment(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
   target: FollowTarget,
   options: {

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import { Command, Option } from 'nest-commander';
 import { formatDuration, parseDuration } from '../config';
 import { EVENT_TYPES } from '../streams/topology';
@@ -79,7 +79,7 @@ export class FollowCommand extends OneShotCommand {
  * request follows its latest attempt), newest first in pages.
  */
 async function findStarted(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   deploymentId: string,
 ): Promise<FollowTarget | undefined> {

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import type { WorkerName } from '../config';
 import { readGroupDetails } from '../streams/stream-stats';
 import type { StreamTopology } from '../streams/topology';
@@ -19,7 +19,7 @@ const STAGE_WORKER: Record<string, WorkerName> = {
  * when someone is reading (the deployment is queued or slow, not orphaned).
  */
 export async function nobodyReading(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
   stage: string,
   idleBoundMs: number,

@@ -1,9 +1,10 @@
-import Redis from 'ioredis';
 import { CommandRunner, Option } from 'nest-commander';
 import { type AppConfig, type FlagValues, loadConfig } from '../config';
 import { ConfigError, StartupError } from '../errors';
 import { redactText } from '../logging/redact';
+import { describeRedisTopology, redisTopology } from '../config/redis-topology';
 import { checkSelectedDb, describeAuthError, isAuthError } from '../redis/connection-checks';
+import { createRedisClient, type RedisClient } from '../redis/connection-factory';
 import { StreamTopology } from '../streams/topology';
 import { EXIT } from './exit-codes';
 import { reportError } from './report-error';
@@ -104,9 +105,9 @@ export function topologyOf(config: AppConfig): StreamTopology {
 export async function withRedis<T>(
   config: AppConfig,
   name: string,
-  use: (redis: Redis) => Promise<T>,
+  use: (redis: RedisClient) => Promise<T>,
 ): Promise<T> {
-  const redis = new Redis(config.redis.url, {
+  const redis = createRedisClient(config.redis, {
     connectionName: `printery:cli:${name}`,
     lazyConnect: true,
     retryStrategy: () => null,
@@ -118,10 +119,14 @@ export async function withRedis<T>(
   // The event also carries the real cause (ECONNREFUSED, WRONGPASS) where
   // connect() itself rejects with a bare "Connection is closed".
   let cause: Error | undefined;
-  redis.on('error', (error: Error) => {
+  const remember = (error: Error): void => {
     cause = error;
-  });
+  };
+  redis.on('error', remember);
+  redis.on('node error', remember);
+  const topology = redisTopology(config.redis);
   const shownUrl = redactText(config.redis.url);
+  const shown = describeRedisTopology(topology, shownUrl);
   try {
     await redis.connect();
   } catch (error) {
@@ -129,12 +134,14 @@ export async function withRedis<T>(
     const reason = redactText((cause ?? (error as Error)).message);
     throw new StartupError(
       isAuthError(reason)
-        ? describeAuthError(shownUrl, reason)
-        : `Redis at ${shownUrl} is unreachable: ${reason}`,
+        ? topology.kind === 'standalone'
+          ? describeAuthError(shownUrl, reason)
+          : describeAuthError(shown, reason, false)
+        : `${shown} is unreachable: ${reason}`,
     );
   }
   try {
-    await checkSelectedDb(redis, config.redis.url, shownUrl);
+    await checkSelectedDb(redis, config.redis, shownUrl);
     return await use(redis);
   } finally {
     await redis.quit().catch(() => redis.disconnect());

@@ -1,4 +1,5 @@
-import type Redis from 'ioredis';
+import { keyspaceNodes } from '../redis/cluster-nodes';
+import type { RedisClient } from '../redis/connection-factory';
 import type { StreamTopology } from '../streams/topology';
 
 /** Escapes MATCH glob characters so a prefix is matched literally. */
@@ -11,20 +12,23 @@ function escapeGlob(text: string): string {
  * blocks a production Redis), sorted by name.
  */
 export async function registryEnvironments(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
 ): Promise<Array<{ environment: string; key: string }>> {
   const base = topology.registryKey('');
   const pattern = `${escapeGlob(base)}*`;
   const keys = new Set<string>();
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'hash');
-    cursor = next;
-    for (const key of batch) {
-      keys.add(key);
-    }
-  } while (cursor !== '0');
+  // In Cluster mode each master holds its own share of the keys.
+  for (const node of keyspaceNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500, 'TYPE', 'hash');
+      cursor = next;
+      for (const key of batch) {
+        keys.add(key);
+      }
+    } while (cursor !== '0');
+  }
   return [...keys]
     .map((key) => ({ environment: key.slice(base.length), key }))
     .filter(

@@ -4,7 +4,10 @@ import type { StatusReport } from './status-report';
 /** The terminal form of a status report: tables, then what needs attention. */
 export function renderReport(report: StatusReport, idleBound: number, maxLag: number): string {
   const out: string[] = [];
-  out.push(`Redis ${report.redis}  ·  streams ${report.streamPrefix}:*`);
+  // `Redis redis://…`, `Redis Cluster (seeds …)`, `Redis Sentinel master "m" (sentinels …)`.
+  const where = report.topology === 'standalone' ? `Redis ${report.redis}` : report.redis;
+  const owner = report.slotOwner ? `  ·  slot owned by ${report.slotOwner}` : '';
+  out.push(`${where}${owner}  ·  streams ${report.streamPrefix}:*`);
   out.push(
     renderTable(
       ['worker', 'stream', 'length', 'pending', 'lag', 'oldest pending', 'consumers'],

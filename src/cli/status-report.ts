@@ -1,5 +1,13 @@
 import type { AppConfig } from '../config';
+import {
+  describeRedisTopology,
+  redisTopology,
+  type RedisTopologyKind,
+  redisTopologyKind,
+} from '../config/redis-topology';
 import { redactText } from '../logging/redact';
+import { slotOwnerKey } from '../redis/cluster-nodes';
+import { isCluster } from '../redis/connection-factory';
 import { type GroupDetails, readGroupDetails } from '../streams/stream-stats';
 import { EVENT_TYPES } from '../streams/topology';
 import { fetchInstance, type InstanceStatus } from './instance-status';
@@ -13,7 +21,12 @@ export type StatusGroup = Omit<GroupDetails, 'consumerList'> & {
 
 /** What `status --json` prints. */
 export interface StatusReport {
+  /** The URL (standalone, password removed), or the sentinels or seed nodes. */
   redis: string;
+  /** Which topology `status` talked to (SPEC §2). */
+  topology: RedisTopologyKind;
+  /** Cluster mode: `host:port` of the master that owns the pipeline's slot. */
+  slotOwner?: string;
   streamPrefix: string;
   groups: StatusGroup[];
   deadLetters: { stream: string; count: number };
@@ -44,6 +57,7 @@ export async function collectStatus(
       const environments = await registryEnvironments(redis, topology);
       const sizes = await Promise.all(environments.map((env) => redis.hlen(env.key)));
       return {
+        slotOwner: isCluster(redis) ? slotOwnerKey(redis, topology.deadLetterStream) : undefined,
         groups,
         deadLetterCount,
         registry: environments.map((env, i) => ({ ...env, services: sizes[i] ?? 0 })),
@@ -65,7 +79,12 @@ export async function collectStatus(
     })),
   }));
   const report: StatusReport = {
-    redis: redactText(config.redis.url),
+    redis:
+      redisTopologyKind(config.redis) === 'standalone'
+        ? redactText(config.redis.url)
+        : describeRedisTopology(redisTopology(config.redis), ''),
+    topology: redisTopologyKind(config.redis),
+    ...(fromRedis.slotOwner ? { slotOwner: fromRedis.slotOwner } : {}),
     streamPrefix: config.streams.prefix,
     groups,
     deadLetters: { stream: topology.deadLetterStream, count: fromRedis.deadLetterCount },

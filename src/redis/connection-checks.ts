@@ -1,5 +1,7 @@
-import type Redis from 'ioredis';
+import type { RedisConfig } from '../config/redis-settings';
+import { redisTopologyKind } from '../config/redis-topology';
 import { StartupError } from '../errors';
+import type { RedisClient } from './connection-factory';
 
 const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid username-password/i;
 
@@ -12,7 +14,11 @@ export function isAuthError(message: string): boolean {
  * An auth refusal in an operator's words, naming what to change. `url` is
  * already free of its password; `cause` is Redis's own reply, kept at the end.
  */
-export function describeAuthError(url: string, cause: string): string {
+export function describeAuthError(url: string, cause: string, fromUrl = true): string {
+  if (!fromUrl && !/NOPERM/i.test(cause)) {
+    // Sentinel and Cluster take the data nodes' credentials from the variables only.
+    return `${url} refused the user name or password, or wants one: set REDIS_USERNAME and REDIS_PASSWORD (REDIS_SENTINEL_PASSWORD for the sentinels themselves) (${cause})`;
+  }
   if (/NOAUTH/i.test(cause)) {
     return `Redis at ${url} requires a password and REDIS_URL gives none; write it before the host, as :PASSWORD@host:port (USER:PASSWORD@host:port for an ACL user) (${cause})`;
   }
@@ -40,8 +46,13 @@ export function dbOf(url: string): number {
  *
  * @throws StartupError naming the db when the server refuses it.
  */
-export async function checkSelectedDb(redis: Redis, url: string, shownUrl: string): Promise<void> {
-  const db = dbOf(url);
+export async function checkSelectedDb(
+  redis: RedisClient,
+  config: RedisConfig,
+  shownUrl: string,
+): Promise<void> {
+  // A Cluster has db 0 only; Sentinel mode takes no URL, so no db either.
+  const db = redisTopologyKind(config) === 'standalone' ? dbOf(config.url) : 0;
   if (db === 0) {
     return;
   }

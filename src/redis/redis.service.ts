@@ -5,13 +5,17 @@ import {
   type OnModuleInit,
   Optional,
 } from '@nestjs/common';
-import Redis, { type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
+import { describeRedisTopology, type RedisTopology, redisTopology } from '../config/redis-topology';
 import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
 import { checkSelectedDb, describeAuthError, isAuthError } from './connection-checks';
+import { createRedisClient, isCluster, type RedisClient } from './connection-factory';
+import { slotOwnerKey } from './cluster-nodes';
+import { watchOutage } from './outage-events';
 import { baseRedisOptions, reconnectDelay } from './redis-options';
 import { RedisOutage } from './redis-outage';
 
@@ -22,10 +26,17 @@ import { RedisOutage } from './redis-outage';
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
-  readonly client: Redis;
+  readonly client: RedisClient;
+  /** Which Redis deployment the settings choose (SPEC §2). */
+  readonly topology: RedisTopology;
   /** Whether Redis is away right now; parts that fail because of it count their errors here. */
   readonly outage = new RedisOutage();
-  private readonly connections = new Set<Redis>();
+  private readonly connections = new Set<RedisClient>();
+  /**
+   * A key in the pipeline's slot: in Cluster mode, probes go to the master
+   * the workers write to, and its node is the one whose loss is an outage.
+   */
+  private readonly slotKey: string;
   private closed = false;
   /** Last error any connection emitted; the reason behind a generic "Connection is closed". */
   private lastConnectionError: string | undefined;
@@ -36,12 +47,22 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     // Optional so the service also works in a bare testing module.
     @Optional() private readonly lifecycle?: ProcessLifecycle,
   ) {
+    this.topology = redisTopology(config.redis);
+    // The prefix itself: hash-tagged in Cluster mode, so on every stream's slot.
+    this.slotKey = config.streams.prefix;
     this.client = this.createConnection('printery:main');
   }
 
-  /** Display form of the Redis URL, password removed. */
+  /** Display form of the Redis URL, password removed (the seeds or sentinels in their modes). */
   get displayUrl(): string {
-    return redactText(this.config.redis.url);
+    return this.topology.kind === 'standalone'
+      ? redactText(this.config.redis.url)
+      : describeRedisTopology(this.topology, '');
+  }
+
+  /** How messages name the Redis: `Redis at redis://…`, `Redis Cluster (seeds …)`. */
+  get display(): string {
+    return describeRedisTopology(this.topology, redactText(this.config.redis.url));
   }
 
   async onModuleInit(): Promise<void> {
@@ -52,65 +73,57 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * A new connection owned by this service. Use one per blocking reader: a
    * blocked XREADGROUP holds its connection for every other command.
    */
-  createConnection(name: string, overrides: RedisOptions = {}): Redis {
-    const connection = new Redis(this.config.redis.url, {
+  createConnection(name: string, overrides: RedisOptions = {}): RedisClient {
+    const connection = createRedisClient(this.config.redis, {
       ...baseRedisOptions(name),
       ...overrides,
     });
-    // 'reconnecting' fires only for an unplanned loss (not after quit/disconnect),
-    // so a drain closing its connections does not read as an outage. The
-    // outage is the process's, not the connection's: one line when Redis
-    // goes away, one when it is back.
-    let everReady = false;
-    connection.on('reconnecting', () => {
-      if (everReady && !this.closed && this.outage.lost(name)) {
-        this.logger.warn(
-          { event: 'redis.disconnected', url: this.displayUrl },
-          'lost the connection to Redis; reconnecting, work pauses until it is back',
-        );
-      }
-    });
-    const back = (): void => {
-      const summary = this.outage.back(name);
-      if (summary && !this.closed) {
-        this.logger.info(
-          {
-            event: 'redis.reconnected',
-            url: this.displayUrl,
-            downFor: `${(summary.downMs / 1000).toFixed(1)}s`,
-            ...summary,
-          },
-          'connection to Redis is back; work resumes',
-        );
-      }
-    };
-    connection.on('ready', () => {
-      everReady = true;
-      back();
-    });
-    connection.on('error', (err: Error) => {
-      this.lastConnectionError = err.message;
-      // ioredis emits an error per failed reconnect attempt; debug keeps the
-      // noise down while readiness and 'redis.disconnected' tell the operator.
-      // Refused credentials need a human, so they are not hidden.
-      if (isAuthError(err.message)) {
-        this.logger.error(
-          { event: 'redis.auth_failed', connection: name, err },
-          'redis refused the credentials',
-        );
-      } else {
-        this.logger.debug(
-          { event: 'redis.error', connection: name, err },
-          'redis connection error',
-        );
-      }
+    // The outage is the process's, not the connection's: one line when Redis
+    // goes away, one when it is back (a drain closing its connections is no outage).
+    watchOutage(connection, this.slotKey, {
+      lost: () => {
+        if (!this.closed && this.outage.lost(name)) {
+          this.logger.warn(
+            { event: 'redis.disconnected', url: this.displayUrl, topology: this.topology.kind },
+            'lost the connection to Redis; reconnecting, work pauses until it is back',
+          );
+        }
+      },
+      back: () => {
+        const summary = this.outage.back(name);
+        if (summary && !this.closed) {
+          this.logger.info(
+            {
+              event: 'redis.reconnected',
+              url: this.displayUrl,
+              topology: this.topology.kind,
+              downFor: `${(summary.downMs / 1000).toFixed(1)}s`,
+              ...summary,
+            },
+            'connection to Redis is back; work resumes',
+          );
+        }
+      },
+      error: (err) => this.onConnectionError(name, err),
     });
     this.connections.add(connection);
-    connection.once('end', () => {
-      this.connections.delete(connection);
-      back(); // Closed for good: nothing to wait for any more.
-    });
+    connection.once('end', () => this.connections.delete(connection));
     return connection;
+  }
+
+  private onConnectionError(name: string, err: Error): void {
+    this.lastConnectionError = err.message;
+    // ioredis emits an error per failed reconnect attempt; debug keeps the
+    // noise down while readiness and 'redis.disconnected' tell the operator.
+    // Refused credentials need a human, so they are not hidden.
+    if (isAuthError(err.message)) {
+      this.logger.error(
+        { event: 'redis.auth_failed', connection: name, err },
+        'redis refused the credentials',
+      );
+    } else {
+      this.logger.debug({ event: 'redis.error', connection: name, err }, 'redis connection error');
+    }
   }
 
   isReady(): boolean {
@@ -125,7 +138,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.client.ping(),
+        // In Cluster mode PING would go to any node: EXISTS goes to the pipeline's master.
+        isCluster(this.client) ? this.client.exists(this.slotKey) : this.client.ping(),
         new Promise((_, reject) => {
           timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs}ms`)), timeoutMs);
         }),
@@ -133,6 +147,23 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** What /status says about the Redis it talks to (SPEC §2: which topology; in Cluster mode, the slot's master). */
+  whereabouts(): { topology: RedisTopology['kind']; redis: string; slotOwner?: string } {
+    const owner = isCluster(this.client) ? slotOwnerKey(this.client, this.slotKey) : undefined;
+    return {
+      topology: this.topology.kind,
+      redis: this.displayUrl,
+      ...(owner ? { slotOwner: owner } : {}),
+    };
+  }
+
+  /** A refusal of the credentials in an operator's words, for this topology. */
+  describeAuthError(cause: string): string {
+    return this.topology.kind === 'standalone'
+      ? describeAuthError(this.displayUrl, cause)
+      : describeAuthError(this.display, cause, false);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -166,9 +197,9 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       try {
         await this.client.connect();
         await this.client.ping();
-        await checkSelectedDb(this.client, this.config.redis.url, this.displayUrl);
+        await checkSelectedDb(this.client, this.config.redis, this.displayUrl);
         this.logger.info(
-          { event: 'redis.connected', url: this.displayUrl, attempt },
+          { event: 'redis.connected', url: this.displayUrl, topology: this.topology.kind, attempt },
           'redis connected',
         );
         return;
@@ -183,7 +214,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         this.client.disconnect();
         if (isAuthError(lastError)) {
           // A password does not get better by waiting: refuse at once (exit 1).
-          throw new StartupError(describeAuthError(this.displayUrl, lastError));
+          throw new StartupError(this.describeAuthError(lastError));
         }
       }
       const remaining = deadline - Date.now();
@@ -206,7 +237,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       }
     }
     throw new StartupError(
-      `Redis at ${this.displayUrl} is unreachable after ${timeoutMs}ms (STARTUP_TIMEOUT_MS): ${lastError}`,
+      `${this.display} is unreachable after ${timeoutMs}ms (STARTUP_TIMEOUT_MS): ${lastError}`,
     );
   }
 }
@@ -218,7 +249,7 @@ const QUIT_TIMEOUT_MS = 1000;
  * QUIT (so Redis sees a clean goodbye) but never wait on it for long: a
  * paused or unreachable Redis must not hold the process past its drain.
  */
-async function closeConnection(connection: Redis): Promise<void> {
+async function closeConnection(connection: RedisClient): Promise<void> {
   if (connection.status !== 'ready') {
     connection.disconnect();
     return;

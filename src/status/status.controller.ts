@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { redactText } from '../logging/redact';
+import { RedisService } from '../redis/redis.service';
 import { StreamMetrics } from '../streams/stream-metrics';
 import { SupervisorService } from '../supervisor/supervisor.service';
 
@@ -15,6 +16,7 @@ export class StatusController {
     private readonly streams: StreamMetrics,
     private readonly lifecycle: ProcessLifecycle,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
   ) {}
 
   @Get()
@@ -34,6 +36,7 @@ export class StatusController {
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       shuttingDown: this.lifecycle.shuttingDown,
       ready: this.supervisor.isReady(),
+      redis: this.redis.whereabouts(),
       workers: this.supervisor.getStatus(),
       streams: streams ?? [],
       ...(streamsError ? { streamsError } : {}),

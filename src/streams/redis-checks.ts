@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import semver from 'semver';
 import { StartupError } from '../errors/startup.error';
 
@@ -18,7 +18,7 @@ export function parseInfo(text: string): Map<string, string> {
 }
 
 /** @throws StartupError when the server is older than 6.2. */
-export async function checkRedisVersion(redis: Redis): Promise<string> {
+export async function checkRedisVersion(redis: RedisClient): Promise<string> {
   const info = parseInfo(await redis.info('server'));
   const version = info.get('redis_version') ?? '';
   const parsed = semver.coerce(version);
@@ -38,7 +38,7 @@ export interface DurabilityReport {
 }
 
 /** What the server says about eviction and persistence; never throws. */
-export async function readDurability(redis: Redis): Promise<DurabilityReport> {
+export async function readDurability(redis: RedisClient): Promise<DurabilityReport> {
   const persistence = parseInfo(await redis.info('persistence').catch(() => ''));
   const configGet = async (name: string): Promise<string | undefined> => {
     try {

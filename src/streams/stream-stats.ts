@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../redis/connection-factory';
 import type { StreamGroup, StreamTopology } from './topology';
 
 export interface GroupStats {
@@ -82,7 +82,7 @@ function oldestPending(
  * pipeline. Used by `printery-workers status`.
  */
 export async function readGroupStats(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
 ): Promise<GroupStats[]> {
   const pairs = topology.allReads();
@@ -126,7 +126,7 @@ export interface StreamSnapshot {
  * the XPENDING summary of every group.
  */
 export async function readStreamSnapshot(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
 ): Promise<StreamSnapshot> {
   const pairs = topology.allReads();
@@ -177,7 +177,7 @@ export interface GroupDetails extends GroupGauges {
  * a skewed client clock cannot distort them.
  */
 export async function readGroupDetails(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
 ): Promise<GroupDetails[]> {
   const stats = await readGroupStats(redis, topology);

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
-import { describeAuthError, isAuthError } from '../redis/connection-checks';
+import { isAuthError } from '../redis/connection-checks';
 import { RedisService } from '../redis/redis.service';
 import { ensureGroups } from './consumer';
 import { checkRedisVersion, readDurability } from './redis-checks';
@@ -32,7 +32,7 @@ export class StreamsStartup implements OnModuleInit {
       // An ACL user without INFO: say so in the operator's words, at once.
       const message = (error as Error).message;
       throw isAuthError(message)
-        ? new StartupError(describeAuthError(this.redis.displayUrl, message), { cause: error })
+        ? new StartupError(this.redis.describeAuthError(message), { cause: error })
         : error;
     }
     // Groups of all four workers, whatever this process runs, so no stream is

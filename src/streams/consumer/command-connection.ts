@@ -1,4 +1,5 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
+import { isCluster, nodeKey } from '../../redis/connection-factory';
 import type { ConsumerLogger } from './contracts';
 import { ReplyTimeoutError, guard, untilEnded, waitReady } from './redis-wait';
 
@@ -10,7 +11,7 @@ const MIN_QUIT_MS = 50;
 /** The command connection as the parts that send commands on it see it. */
 export interface Commands {
   /** Builds commands and pipelines; send them through `run()`. */
-  readonly client: Redis;
+  readonly client: RedisClient;
   readonly ready: boolean;
   /** The command's reply under the reply timeout (see CommandConnection). */
   run<T>(command: Promise<T>, timeoutMs?: number): Promise<T>;
@@ -32,7 +33,7 @@ export class CommandConnection implements Commands {
   private unanswered = false;
 
   constructor(
-    readonly client: Redis,
+    readonly client: RedisClient,
     readonly timeoutMs: number,
     private readonly log: ConsumerLogger,
     private readonly worker: string,
@@ -91,11 +92,19 @@ export class CommandConnection implements Commands {
    * CLIENT UNBLOCK for another connection's blocked read (TIMEOUT mode: it
    * returns nil). Undefined when this connection is not ready to carry it.
    */
-  unblock(clientId: number, timeoutMs: number): Promise<unknown> | undefined {
+  unblock(clientId: number, timeoutMs: number, node?: string): Promise<unknown> | undefined {
     if (!this.ready) {
       return undefined;
     }
-    return guard(this.client, this.client.client('UNBLOCK', clientId), timeoutMs);
+    const client = this.client;
+    if (isCluster(client)) {
+      // Client ids are per node: the UNBLOCK goes to the node the read blocks on.
+      const target = client.nodes('master').find((candidate) => nodeKey(candidate) === node);
+      return target?.status === 'ready'
+        ? guard(target, target.client('UNBLOCK', clientId), timeoutMs)
+        : undefined;
+    }
+    return guard(client, client.client('UNBLOCK', clientId), timeoutMs);
   }
 
   /** QUIT within `timeoutMs`, or drops the connection when there is no time for a reply. */

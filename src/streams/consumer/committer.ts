@@ -5,7 +5,7 @@ import type { CommitBatcher } from './commit-batcher';
 import { type CommitWrites, queuedCommit } from './commit-layout';
 import { ClaimLostError, type ConsumerScope } from './contracts';
 import type { Outcomes } from './outcomes';
-import { sleep } from './redis-wait';
+import { passesByItself, sleep } from './redis-wait';
 import type { Task } from './task';
 
 /**
@@ -14,9 +14,6 @@ import type { Task } from './task';
  * (an ACL denying the output stream), not a blip.
  */
 export const MAX_COMMIT_REFUSALS = 5;
-
-/** Answers that pass by themselves: a loading or failing-over server, a busy script. */
-const PASSING = /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK)\b/;
 
 /**
  * Whether Redis itself answered the commit with an error that will not pass
@@ -28,7 +25,7 @@ export function refusedByRedis(error: unknown): boolean {
     return false;
   }
   const previous = (error as Error & { previousErrors?: Error[] }).previousErrors ?? [];
-  return [error, ...previous].every((e) => !PASSING.test(e.message));
+  return [error, ...previous].every((e) => !passesByItself(e));
 }
 
 /** Who the committer is and where it commits. */

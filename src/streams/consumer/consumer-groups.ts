@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
 import type { ConsumerSpec } from '../handler';
 import type { StreamGroup } from '../topology';
 import type { Commands } from './command-connection';
@@ -14,7 +14,7 @@ import { isBusyGroupError } from './redis-wait';
  * the command (e.g. under a reply timeout).
  */
 export async function createGroup(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   group: string,
   startId: string,
@@ -33,7 +33,7 @@ export async function createGroup(
 
 /** Creates each (stream, group) pair at `startId` (see createGroup); returns the pairs created. */
 export async function ensureGroups(
-  redis: Redis,
+  redis: RedisClient,
   pairs: readonly StreamGroup[],
   startId: string,
 ): Promise<StreamGroup[]> {

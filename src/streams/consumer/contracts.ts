@@ -1,4 +1,5 @@
-import type { default as Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { AppConfig } from '../../config/app-config';
 import type { Tracing } from '../../tracing/tracing';
@@ -40,7 +41,7 @@ export interface ConsumerLogger {
 }
 
 /** Opens a new, lazily connecting Redis connection (RedisService.createConnection). */
-export type ConnectionFactory = (name: string, overrides: RedisOptions) => Redis;
+export type ConnectionFactory = (name: string, overrides: RedisOptions) => RedisClient;
 
 /** What a StreamConsumer is built from. */
 export interface StreamConsumerOptions {

@@ -1,4 +1,7 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
+import type { Cluster } from 'ioredis';
+import { slotOwner } from '../../redis/cluster-nodes';
+import { isCluster, nodeKey } from '../../redis/connection-factory';
 import type { ConsumerLogger } from './contracts';
 import {
   ConnectionLostError,
@@ -21,8 +24,11 @@ const UNBLOCK_RETRY_MS = 20;
 
 /** Sends CLIENT UNBLOCK on another connection: the blocked one cannot carry it. */
 export interface Unblocker {
-  /** Undefined when that connection is not ready to carry it. */
-  unblock(clientId: number, timeoutMs: number): Promise<unknown> | undefined;
+  /**
+   * Undefined when that connection is not ready to carry it. `node`: in
+   * Cluster mode, the `host:port` the read blocks on (client ids are per node).
+   */
+  unblock(clientId: number, timeoutMs: number, node?: string): Promise<unknown> | undefined;
 }
 
 /**
@@ -36,14 +42,21 @@ export class ReadConnection {
    * refused to tell (e.g. an ACL).
    */
   private clientId: number | null | undefined;
+  /** Cluster mode: `host:port` of the node whose CLIENT ID that is (the slot's master). */
+  private idNode: string | undefined;
   /** Settles (never rejects) when the XREADGROUP in flight has returned or failed. */
   private inFlight: Promise<void> | undefined;
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly identifyTimeoutMs: number,
     private readonly log: ConsumerLogger,
     private readonly worker: string,
+    /**
+     * A key the reads touch: in Cluster mode the read blocks on the node that
+     * owns its slot, which is where CLIENT ID must be asked.
+     */
+    private readonly slotKey: string,
   ) {
     client.setMaxListeners(0);
     // A reconnect gets a new client id; the read loop asks for it again before reading.
@@ -77,6 +90,10 @@ export class ReadConnection {
   async identify(): Promise<void> {
     const client = this.client;
     try {
+      if (isCluster(client)) {
+        await this.identifyOnSlotOwner(client);
+        return;
+      }
       this.clientId = await guard(client, client.client('ID'), this.identifyTimeoutMs);
     } catch (error) {
       if (!(error instanceof ConnectionLostError)) {
@@ -95,6 +112,27 @@ export class ReadConnection {
       }
       throw error;
     }
+  }
+
+  /**
+   * Cluster mode: the Cluster client's own connection to the slot's master
+   * carries the read, so its id is asked there. A failover replaces that
+   * node (or its connection): its 'close' makes the next read ask again. A
+   * read redirected elsewhere meanwhile is not unblocked but cut (end()).
+   */
+  private async identifyOnSlotOwner(cluster: Cluster): Promise<void> {
+    const node = slotOwner(cluster, this.slotKey);
+    if (!node) {
+      throw new ConnectionLostError('no master known for the pipeline slot yet');
+    }
+    const id = await guard(node, node.client('ID'), this.identifyTimeoutMs);
+    this.clientId = id;
+    this.idNode = nodeKey(node);
+    node.once('close', () => {
+      if (this.idNode === nodeKey(node)) {
+        this.clientId = undefined;
+      }
+    });
   }
 
   /** XREADGROUP with `args`, given its BLOCK and a grace period to reply; `stopped` once reading stops. */
@@ -174,7 +212,7 @@ export class ReadConnection {
       const unblocking =
         clientId === undefined || clientId === null
           ? undefined
-          : unblocker.unblock(clientId, Math.max(1, until - Date.now()));
+          : unblocker.unblock(clientId, Math.max(1, until - Date.now()), this.idNode);
       if (!unblocking) {
         return false;
       }

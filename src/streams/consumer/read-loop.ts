@@ -7,7 +7,7 @@ import type { Dispatch } from './dispatcher';
 import type { Outcomes } from './outcomes';
 import type { ReadConnection } from './read-connection';
 import type { Reclaimer } from './reclaimer';
-import { ConnectionLostError, isNoGroupError, sleep } from './redis-wait';
+import { ConnectionLostError, isNoGroupError, passesByItself, sleep } from './redis-wait';
 import type { RawEntry } from './task';
 import type { TaskTable } from './task-table';
 
@@ -97,6 +97,14 @@ export class ReadLoop {
       await this.ctx.groups.recreate();
     } else if (error instanceof ConnectionLostError) {
       this.ctx.log.debug({ event: 'consumer.read_interrupted', worker }, 'read interrupted');
+    } else if (passesByItself(error)) {
+      // A failover or resharding: redis.disconnected/reconnected and readiness
+      // tell the operator; one line per retry would only be noise.
+      this.ctx.outcomes.countError('redis');
+      this.ctx.log.debug(
+        { event: 'consumer.read_deferred', worker, err: error },
+        'stream read deferred: Redis is failing over or moving the slot',
+      );
     } else {
       this.ctx.outcomes.countError('redis');
       this.ctx.log.warn(

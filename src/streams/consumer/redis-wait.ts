@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
 
 /** The connection dropped while a command was in flight: it may or may not have been applied. */
 export class ConnectionLostError extends Error {
@@ -30,7 +30,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Waits until the connection is ready (ioredis keeps reconnecting on its own). */
-export function waitReady(connection: Redis, signal: AbortSignal): Promise<void> {
+export function waitReady(connection: RedisClient, signal: AbortSignal): Promise<void> {
   if (connection.status === 'ready') {
     return Promise.resolve();
   }
@@ -70,7 +70,11 @@ export function waitReady(connection: Redis, signal: AbortSignal): Promise<void>
  * ioredis silently drops a command that was on the wire when the socket
  * closed; its promise would otherwise never settle.
  */
-export function guard<T>(connection: Redis, command: Promise<T>, timeoutMs: number): Promise<T> {
+export function guard<T>(
+  connection: RedisClient,
+  command: Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onClose = (): void => {
       cleanup();
@@ -96,6 +100,20 @@ export function guard<T>(connection: Redis, command: Promise<T>, timeoutMs: numb
       },
     );
   });
+}
+
+/**
+ * Answers and client errors that pass by themselves: a loading, failing-over
+ * or resharding server (LOADING, READONLY from a demoted master, MOVED/ASK,
+ * TRYAGAIN, CLUSTERDOWN, MASTERDOWN), a read unblocked because its server
+ * changed role (UNBLOCKED), a busy script, and the Cluster client giving up
+ * on a slot whose master is away. Retried with backoff, never fatal.
+ */
+const PASSING =
+  /^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY|MOVED|ASK|UNBLOCKED)\b|^Too many Cluster redirections|^Cluster isn't ready|^Connection is closed|^None of startup nodes is available|^All sentinels are unreachable/;
+
+export function passesByItself(error: unknown): boolean {
+  return error instanceof Error && PASSING.test(error.message);
 }
 
 export function isNoGroupError(error: unknown): boolean {
@@ -125,7 +143,7 @@ export async function settledWithin(
 }
 
 /** Resolves once ioredis has finished closing the connection (or after `ms`). */
-export function untilEnded(connection: Redis, ms: number): Promise<void> {
+export function untilEnded(connection: RedisClient, ms: number): Promise<void> {
   if (connection.status === 'end' || ms <= 0) {
     return Promise.resolve();
   }

@@ -64,7 +64,14 @@ export function wireParts(options: StreamConsumerOptions, owner: Owner): Consume
   const tasks = new TaskTable(spec.concurrency, spec.handlerTimeoutMs, outcomes.inFlightGauge());
   const timeoutMs = options.commandTimeoutMs ?? COMMAND_TIMEOUT_MS;
   const read = options.connect(`printery:${worker}:read`, CONNECTION_OPTIONS);
-  const reads = new ReadConnection(read, timeoutMs, log, worker);
+  // All of a pipeline's streams share one slot in Cluster mode (SPEC §2): any of them names it.
+  const reads = new ReadConnection(
+    read,
+    timeoutMs,
+    log,
+    worker,
+    streams[0]?.stream ?? settings.prefix,
+  );
   const commit = options.connect(`printery:${worker}:commit`, CONNECTION_OPTIONS);
   const commands = new CommandConnection(commit, timeoutMs, log, worker, owner.stopping);
   const batcher = new CommitBatcher(commands, group, deadline);

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
 import type { RegistryEntry } from '../../domain/registry-entry';
 
 /**
@@ -43,7 +43,7 @@ export type RegistryWrite = { written: true } | { written: false; storedStartedI
 
 /** Records `entry` for `service` in the registry hash `key` unless a newer value is there. */
 export async function writeRegistryEntry(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   service: string,
   entry: RegistryEntry,

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../../redis/connection-factory';
 import type { NotifyTargetResult } from '../../domain/deployment';
 
 /** Ledger field marking the notification as counted; target ids are hex, so it cannot clash. */
@@ -12,7 +13,7 @@ const COUNTED_FIELD = 'counted';
  */
 export class DeliveryLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyOf: (terminalEventId: string) => string,
     private readonly ttlMs: number,
   ) {}
