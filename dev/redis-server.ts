@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +54,14 @@ export interface RedisServerOptions {
    * and a terminal's Ctrl-C reaches only its owner.
    */
   detached?: boolean;
+  /**
+   * A configuration file written into the server's folder and given first
+   * on its command line, e.g. a sentinel's `sentinel monitor …` lines.
+   * Written once, at the first start: a sentinel rewrites it as it learns.
+   */
+  config?: string;
+  /** Starts it as a Sentinel (`redis-server <config> --sentinel`); needs `config`. */
+  sentinel?: boolean;
 }
 
 /**
@@ -63,6 +71,7 @@ export interface RedisServerOptions {
  */
 export class RedisServer {
   private process: ChildProcess | undefined;
+  private configWritten = false;
   readonly dir = mkdtempSync(join(tmpdir(), 'printery-redis-'));
 
   private constructor(
@@ -86,8 +95,20 @@ export class RedisServer {
     return new Redis(this.url, { maxRetriesPerRequest: 1, lazyConnect: false });
   }
 
+  /** The redis-server's pid while it runs. */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   async start(): Promise<void> {
+    const configFile = join(this.dir, 'redis.conf');
+    if (this.options.config !== undefined && !this.configWritten) {
+      writeFileSync(configFile, this.options.config);
+      this.configWritten = true;
+    }
     const args = [
+      ...(this.options.config !== undefined ? [configFile] : []),
+      ...(this.options.sentinel ? ['--sentinel'] : []),
       ...throwawayRedisArgs(this.port, this.dir),
       '--logfile',
       '',
