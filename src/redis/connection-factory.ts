@@ -41,6 +41,9 @@ const CLUSTER_OPTIONS: ClusterOptions = {
   retryDelayOnTryAgain: 300,
   retryDelayOnMoved: 0,
   slotsRefreshTimeout: 2000,
+  // Learn a failover even when nothing is sent to the old master (a worker
+  // waiting to identify its read, an idle shared client).
+  slotsRefreshInterval: 5000,
   enableReadyCheck: true,
 };
 

@@ -48,14 +48,16 @@ export function watchOutage(client: RedisClient, slotKey: string, hooks: OutageH
     });
   };
   client.on('+node', watchNode);
+  // A node dropped while the client is 'ready' is a loss; while it is
+  // disconnecting, it is the client closing its own connections.
   client.on('node error', (error: Error, key: string) => {
     hooks.error(error);
-    if (everReady && ownsSlot(key)) {
+    if (everReady && client.status === 'ready' && ownsSlot(key)) {
       hooks.lost();
     }
   });
   client.on('-node', (node: Redis) => {
-    if (everReady && ownsSlot(nodeKey(node))) {
+    if (everReady && client.status === 'ready' && ownsSlot(nodeKey(node))) {
       hooks.lost();
     }
   });

@@ -123,7 +123,10 @@ export class ReadConnection {
   private async identifyOnSlotOwner(cluster: Cluster): Promise<void> {
     const node = slotOwner(cluster, this.slotKey);
     if (!node) {
-      throw new ConnectionLostError('no master known for the pipeline slot yet');
+      // The slot's master is not known yet (the Cluster client learns it from
+      // the next MOVED or slots refresh): read anyway; this is asked again
+      // before the next read, and a stop meanwhile cuts the read.
+      return;
     }
     const id = await guard(node, node.client('ID'), this.identifyTimeoutMs);
     this.clientId = id;
@@ -191,7 +194,11 @@ export class ReadConnection {
 
   /** Drops the connection at once, unless already closed. */
   disconnect(): void {
-    if (this.client.status !== 'end') {
+    const { status } = this.client;
+    // A Cluster client disconnected twice stays 'disconnecting' for good (it
+    // has no node left to drop, so never gets to 'close' or 'end').
+    const closing = isCluster(this.client) && (status === 'close' || status === 'disconnecting');
+    if (status !== 'end' && !closing) {
       this.client.disconnect();
     }
   }

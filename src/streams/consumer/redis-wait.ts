@@ -1,4 +1,4 @@
-import type { RedisClient } from '../../redis/connection-factory';
+import { isCluster, type RedisClient } from '../../redis/connection-factory';
 
 /** The connection dropped while a command was in flight: it may or may not have been applied. */
 export class ConnectionLostError extends Error {
@@ -142,9 +142,18 @@ export async function settledWithin(
   clearTimeout(timer);
 }
 
+/**
+ * Closed for good. A Cluster client that was disconnected may settle on
+ * 'close' after its 'end' (ioredis emits both once per node it drops), and
+ * it never reconnects once disconnected on purpose; only the drain asks.
+ */
+function hasEnded(connection: RedisClient): boolean {
+  return connection.status === 'end' || (isCluster(connection) && connection.status === 'close');
+}
+
 /** Resolves once ioredis has finished closing the connection (or after `ms`). */
 export function untilEnded(connection: RedisClient, ms: number): Promise<void> {
-  if (connection.status === 'end' || ms <= 0) {
+  if (hasEnded(connection) || ms <= 0) {
     return Promise.resolve();
   }
   return new Promise((resolve) => {
