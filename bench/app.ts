@@ -18,11 +18,19 @@
  * (no OTLP endpoint), `on` (exporting to a loopback OTLP receiver of this
  * bench) and `down` (an endpoint where nothing listens). With more than one
  * mode the table shows each mode's median.
+ *
+ * BENCH_APP_PROFILE=1 (`npm run bench:profile`) runs the service under
+ * `node --cpu-prof` (one round unless BENCH_APP_ROUNDS says otherwise) and
+ * prints the top self-time functions and files of the burst alone, read
+ * from the .cpuprofile, whose path it prints for DevTools; the profiler
+ * costs some speed, so that round's figures are not comparable with a
+ * plain run. BENCH_APP_PROFILE_TOP (default 25) sets how many rows.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import Table from 'cli-table3';
 import type Redis from 'ioredis';
 import { LoopbackSink } from '../dev/loopback-sink';
@@ -30,8 +38,11 @@ import { OtlpReceiver } from '../dev/otlp-receiver';
 import { RedisServer, freePort } from '../dev/redis-server';
 import { parseInfo } from '../src/streams/redis-checks';
 import { EVENT_TYPES } from '../src/streams/topology';
+import { formatSummary, monotonicMicros, summarizeProfile } from './cpu-profile';
 
-const ROUNDS = Math.max(1, Number(process.env.BENCH_APP_ROUNDS ?? 2));
+const PROFILE = process.env.BENCH_APP_PROFILE === '1';
+const PROFILE_TOP = Number(process.env.BENCH_APP_PROFILE_TOP ?? 25);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_APP_ROUNDS ?? (PROFILE ? 1 : 2)));
 const SEQUENTIAL = Number(process.env.BENCH_APP_SEQUENTIAL ?? 200);
 const BURST = Number(process.env.BENCH_APP_BURST ?? 5000);
 const IDLE_SECONDS = Number(process.env.BENCH_APP_IDLE_SECONDS ?? 5);
@@ -115,8 +126,9 @@ function spawnService(
   port: number,
   sink: LoopbackSink,
   tracing: NodeJS.ProcessEnv,
+  nodeArgs: string[],
 ): Service {
-  const child = spawn(process.execPath, [CLI, 'run', '--port', String(port)], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--port', String(port)], {
     env: {
       PATH: process.env.PATH,
       REDIS_URL: redisUrl,
@@ -182,6 +194,8 @@ interface RoundFigures {
   peakRssMb: number;
   stageFinishS: number[];
   sigtermToExitMs: number;
+  /** With BENCH_APP_PROFILE: the burst's self-time summary. */
+  profile?: string;
 }
 
 async function round(
@@ -204,8 +218,10 @@ async function round(
     }),
   );
   const port = await freePort();
+  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'bench-app-profile-')) : undefined;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const spawnedAt = performance.now();
-  const service = spawnService(redis.url, port, sink, tracing);
+  const service = spawnService(redis.url, port, sink, tracing, nodeArgs);
   const pid = service.child.pid as number;
   await untilReady(service, 30_000);
   const startToReadyMs = performance.now() - spawnedAt;
@@ -238,6 +254,7 @@ async function round(
     pipeline.xadd(stream(EVENT_TYPES.deploymentStarted), '*', ...deployment(sink, SEQUENTIAL + i));
   }
   const burstFrom = performance.now();
+  const burstFromMicros = monotonicMicros();
   await pipeline.exec();
   const finished: Array<number | undefined> = STAGES.map(() => undefined);
   const deadline = burstFrom + 300_000;
@@ -255,6 +272,7 @@ async function round(
   if (burstS === undefined) {
     throw new Error('burst did not finish within 300 s');
   }
+  const burstToMicros = monotonicMicros();
   const cpuMs = procStats(pid).cpuMs - cpuBefore;
   const commands = (await commandsProcessed(admin)) - commandsBefore;
 
@@ -265,6 +283,20 @@ async function round(
   const sigtermToExitMs = performance.now() - signalledAt;
   if (code !== 0) {
     throw new Error(`service exited with ${code} after SIGTERM`);
+  }
+  let profile: string | undefined;
+  if (profileDir) {
+    // Node writes the profile as the process exits, named after its pid.
+    const file = readdirSync(profileDir).find((name) => name.includes(`.${pid}.`));
+    if (!file) {
+      throw new Error(`no .cpuprofile for pid ${pid} in ${profileDir}`);
+    }
+    const path = join(profileDir, file);
+    const summary = summarizeProfile(path, resolve(__dirname, '..'), PROFILE_TOP, {
+      fromMicros: burstFromMicros,
+      toMicros: burstToMicros,
+    });
+    profile = `profile of the burst (${path}):\n${formatSummary(summary)}`;
   }
   return {
     startToReadyMs,
@@ -281,6 +313,7 @@ async function round(
     peakRssMb: peakRss / 2 ** 20,
     stageFinishS: finished.map((at) => at ?? Number.NaN),
     sigtermToExitMs,
+    profile,
   };
 }
 
@@ -326,8 +359,12 @@ async function main(): Promise<void> {
     );
     for (let i = 0; i < ROUNDS; i += 1) {
       for (const mode of MODES) {
-        rounds.get(mode)?.push(await round(redis, admin, reader, sink, tracingEnv[mode]));
+        const figures = await round(redis, admin, reader, sink, tracingEnv[mode]);
+        rounds.get(mode)?.push(figures);
         process.stdout.write(`round ${i + 1} (tracing ${mode}) done\n`);
+        if (figures.profile) {
+          process.stdout.write(`${figures.profile}\n`);
+        }
       }
     }
   } finally {
