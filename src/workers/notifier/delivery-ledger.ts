@@ -10,6 +10,9 @@ const COUNTED_FIELD = 'counted';
  * hash at `StreamTopology.deliveryKey(eventId)`, field = target id, value =
  * the target's final result. A redelivered event (crash after sending,
  * before the ack) reuses these results instead of sending again.
+ *
+ * A first delivery costs two round trips: the HGETALL before sending and
+ * one MULTI per target after (in parallel), which also counts the event.
  */
 export class DeliveryLedger {
   constructor(
@@ -35,18 +38,35 @@ export class DeliveryLedger {
     return out;
   }
 
-  /** Records a target's final result; the TTL bounds how long redeliveries are recognised. */
-  async record(terminalEventId: string, target: string, result: NotifyTargetResult): Promise<void> {
+  /**
+   * Records a target's final result and, in the same MULTI (one round trip),
+   * marks the event counted: true when this write is the one that marked it,
+   * so the first result recorded for a terminal event counts it, once, with
+   * no round trip of its own. The TTL bounds how long redeliveries are
+   * recognised.
+   */
+  async record(
+    terminalEventId: string,
+    target: string,
+    result: NotifyTargetResult,
+  ): Promise<boolean> {
     const key = this.keyOf(terminalEventId);
-    await this.exec(
-      this.redis.multi().hset(key, target, JSON.stringify(result)).pexpire(key, this.ttlMs),
+    const replies = await this.exec(
+      this.redis
+        .multi()
+        .hset(key, target, JSON.stringify(result))
+        .hsetnx(key, COUNTED_FIELD, '1')
+        .pexpire(key, this.ttlMs),
     );
+    return replies[1]?.[1] === 1;
   }
 
   /**
-   * True on the first call for a terminal event (within the TTL), false on
-   * every later one, so that a redelivered or duplicated terminal event
-   * counts once in printery_deployments_total.
+   * True on the first call for a terminal event (within the TTL), or when no
+   * `record` has marked it, false on every later one, so that a redelivered
+   * or duplicated terminal event counts once in printery_deployments_total.
+   * For a handling that records nothing (every target settled before, or
+   * none at all).
    */
   async countOnce(terminalEventId: string): Promise<boolean> {
     const key = this.keyOf(terminalEventId);

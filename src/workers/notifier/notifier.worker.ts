@@ -79,6 +79,9 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
       span: message.span,
       deadline,
       onTargetSettled: (result, previously) => this.metrics.target(result, previously),
+      // Once per terminal event, not per handling: a redelivery (commit lost,
+      // crash before the ack) or a duplicated terminal event is not a second deployment.
+      onCounted: () => this.metrics.deployment(notification),
       onTargetFailed: (result, error) =>
         this.logger.warn(
           {
@@ -92,11 +95,6 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
           'notification target not delivered',
         ),
     });
-    // Once per terminal event, not per handling: a redelivery (commit lost,
-    // crash before the ack) or a duplicated terminal event is not a second deployment.
-    if (await this.ledger.countOnce(notification.terminalEventId)) {
-      this.metrics.deployment(notification);
-    }
     // A target that was not reached is a failure of its own, not a "sent".
     const undelivered = sent.targets.filter((target) => target.status !== 'delivered').length;
     this.logger[undelivered === 0 ? 'info' : 'warn'](

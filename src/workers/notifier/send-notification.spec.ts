@@ -17,12 +17,15 @@ class FlakyLedger {
   recorded(): Promise<Map<string, NotifyTargetResult>> {
     return Promise.resolve(new Map<string, NotifyTargetResult>());
   }
-  record(_event: string, target: string): Promise<void> {
+  record(_event: string, target: string): Promise<boolean> {
     if (target === this.failFor) {
       return Promise.reject(new Error('ledger write failed'));
     }
     this.writes.push(target);
-    return Promise.resolve();
+    return Promise.resolve(this.writes.length === 1);
+  }
+  countOnce(): Promise<boolean> {
+    return Promise.resolve(false);
   }
 }
 
@@ -68,6 +71,7 @@ describe('sendNotification', () => {
     const fast = { type: 'webhook' as const, url: `${base}/fast` };
     const slow = { type: 'webhook' as const, url: `${base}/slow` };
     const ledger = new FlakyLedger(targetId(fast));
+    let counted = 0;
     await expect(
       sendNotification(
         {
@@ -83,10 +87,13 @@ describe('sendNotification', () => {
           defaultWebhookUrls: [],
           ledger: ledger as unknown as DeliveryLedger,
           signal: new AbortController().signal,
+          onCounted: () => (counted += 1),
         },
       ),
     ).rejects.toThrow('ledger write failed');
     // The slow target was delivered and recorded before the handler gave up.
     expect(ledger.writes).toEqual([targetId(slow)]);
+    // Its record marked the event counted: this handling counts it, its retry will not.
+    expect(counted).toBe(1);
   });
 });

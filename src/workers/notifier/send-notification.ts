@@ -37,6 +37,12 @@ export interface SendNotificationOptions {
    * `previously` when an earlier delivery of this notification settled it.
    */
   onTargetSettled?: (result: NotifyTargetResult, previously: boolean) => void;
+  /**
+   * Told once per terminal event (within the ledger's TTL), however often it
+   * is handled: by the handling whose ledger write marked it, even if that
+   * handling fails afterwards (its retry is then not told again).
+   */
+  onCounted?: () => void;
 }
 
 const USER_AGENT = 'printery-workers/notifier';
@@ -68,6 +74,10 @@ export function notificationTargets(
  * is recorded before this resolves. Every target is settled before this
  * settles, even when one of them fails.
  *
+ * Marks the terminal event counted with the first target result recorded
+ * (in that record's round trip), or with a write of its own when nothing
+ * is recorded this time, and tells `onCounted` if this call marked it.
+ *
  * @throws the first failure, once all targets have settled, when the ledger
  * cannot be read or written (Redis), or the signal aborts.
  */
@@ -83,6 +93,7 @@ export async function sendNotification(
     slack: JSON.stringify(slackPayload(notification)),
   };
 
+  let recordedAny = false;
   // allSettled: a failing target (ledger write) must not leave the others running unobserved.
   const settled = await Promise.allSettled(
     targets.map(async (target): Promise<NotifyTargetResult> => {
@@ -123,7 +134,10 @@ export async function sendNotification(
       };
       // Counted before the record: the request went out even if recording it fails.
       options.onTargetSettled?.(result, false);
-      await options.ledger.record(notification.terminalEventId, id, result);
+      recordedAny = true;
+      if (await options.ledger.record(notification.terminalEventId, id, result)) {
+        options.onCounted?.();
+      }
       if (outcome.status !== 'delivered') {
         options.onTargetFailed?.(result, outcome.error);
       }
@@ -133,6 +147,9 @@ export async function sendNotification(
   const rejected = settled.find((entry) => entry.status === 'rejected');
   if (rejected) {
     throw rejected.reason;
+  }
+  if (!recordedAny && (await options.ledger.countOnce(notification.terminalEventId))) {
+    options.onCounted?.();
   }
   const results = settled.map(
     (entry) => (entry as PromiseFulfilledResult<NotifyTargetResult>).value,
