@@ -114,4 +114,19 @@ describe('registry write (the registry never goes backwards)', () => {
     });
     expect(await client.hlen(key)).toBe(2);
   });
+
+  it('writes by the script SHA, and again after the server has forgotten the script', async () => {
+    await client.config('RESETSTAT');
+    await writeRegistryEntry(client, key, 'billing-api', entry('1.0.0', '1-0'));
+    await writeRegistryEntry(client, key, 'billing-api', entry('1.1.0', '2-0'));
+    // The whole script at most once (this connection's first call), its SHA after that.
+    const stats = await client.info('commandstats');
+    expect(stats).toMatch(/cmdstat_evalsha:calls=[12],/);
+    expect(stats).not.toMatch(/cmdstat_eval:calls=2,/);
+    await client.script('FLUSH');
+    expect(await writeRegistryEntry(client, key, 'billing-api', entry('1.2.0', '3-0'))).toEqual({
+      written: true,
+    });
+    expect((await stored())?.version).toBe('1.2.0');
+  });
 });
