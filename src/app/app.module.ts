@@ -12,9 +12,8 @@ import { StreamsModule } from '../streams/streams.module';
 import { SupervisorModule } from '../supervisor/supervisor.module';
 import { TRACING } from '../tracing/tracing';
 import { WorkersModule } from '../workers/workers.module';
+import { HttpLogModule } from './http-log.module';
 import { TracingShutdown, tracingProvider } from './tracing.providers';
-
-const QUIET_PATHS = new Set(['/health', '/health/live', '/health/ready', '/metrics']);
 
 /**
  * The long-running service: workers under the supervisor plus the HTTP
@@ -33,34 +32,10 @@ export class AppModule {
           ignoreEnvFile: true,
           load: [() => ({ ...config })],
         }),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            logger,
-            // Probes and scrapes every few seconds would drown the log.
-            autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0] ?? '') },
-            // What an operator reads in a request line: method, path, status,
-            // time. Not the headers (noise, and a place secrets travel), and
-            // not pino's res serializer, whose statusCode reads null once the
-            // logger's redaction has copied the response object.
-            quietReqLogger: true,
-            quietResLogger: true,
-            customSuccessObject: (req, res, value: { responseTime?: number }) => ({
-              event: 'http.request',
-              method: req.method,
-              url: req.url,
-              statusCode: res.statusCode,
-              responseTime: value.responseTime,
-            }),
-            customErrorObject: (req, res, err, value: { responseTime?: number }) => ({
-              event: 'http.request',
-              method: req.method,
-              url: req.url,
-              statusCode: res.statusCode,
-              responseTime: value.responseTime,
-              err,
-            }),
-          },
-        }),
+        // The root logger behind every injected PinoLogger. No routes: the
+        // request lines come from HttpLogModule, outside AsyncLocalStorage.
+        LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
+        HttpLogModule.forRoot(logger),
         // Bottom up: connections, the stream runtime and metrics, then the
         // workers under their supervisor, then the HTTP endpoints reading it.
         RedisModule,
