@@ -36,7 +36,7 @@ export interface OutboundEvent {
 
 /**
  * What a handler returns. The runtime publishes `outputs` and acknowledges
- * the input in one MULTI. `skipped` means "not for me" (acked, counted as
+ * the input in one atomic commit. `skipped` means "not for me" (acked, counted as
  * skipped, nothing published).
  *
  * To fail: throw. `InvalidEntryError` dead-letters at once; any other error
@@ -46,7 +46,7 @@ export type HandlerResult =
   { outcome: 'ok'; outputs: OutboundEvent[]; marks?: CommitMark[] } | { outcome: 'skipped' };
 
 /**
- * A key the runtime sets (`SET key value PX ttlMs`) in the MULTI that
+ * A key the runtime sets (`SET key value PX ttlMs`) in the commit that
  * publishes the outputs and acks the input: a record that the input was
  * handled, which exists exactly when its outputs do (a crash before the
  * commit leaves neither). Keys must derive from STREAM_PREFIX (Cluster).

@@ -79,6 +79,7 @@ describe('CommitBatcher', () => {
       { client, run: (reply) => reply },
       'printery-notifier',
       deadline.signal,
+      false,
     );
   });
 

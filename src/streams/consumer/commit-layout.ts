@@ -1,8 +1,24 @@
-import type { ChainableCommander } from 'ioredis';
 import type { Task } from './task';
 
+/**
+ * The commands an entry's writes may use: an ioredis pipeline holding a
+ * MULTI, or the batch's script call (commit-script.ts).
+ */
+export interface CommitWriter {
+  xadd(key: string, ...args: Array<string | number>): unknown;
+  set(key: string, value: string, px: 'PX', ttlMs: number): unknown;
+}
+
+/** Where a batch is laid out: MULTI, the writes, the XACKs, EXEC. */
+export interface CommitSink extends CommitWriter {
+  /** Commands laid out so far, MULTI included. */
+  readonly length: number;
+  xack(key: string, group: string, ...ids: string[]): unknown;
+  call(command: 'MULTI' | 'EXEC'): unknown;
+}
+
 /** Writes added to a MULTI before the entry's XACK (its outputs, or its dead letter). */
-export type CommitWrites = (multi: ChainableCommander) => void;
+export type CommitWrites = (multi: CommitWriter) => void;
 
 /**
  * Called once the MULTI holding a commit has run: `applied` with the first
@@ -52,7 +68,7 @@ export function queuedCommit(
  * (a half-built MULTI could write outputs without their ack).
  */
 export function layOutBatch(
-  pipeline: ChainableCommander,
+  pipeline: CommitSink,
   batch: readonly QueuedCommit[],
   group: string,
 ): number {

@@ -64,7 +64,7 @@ export class Committer {
   }
 
   /**
-   * Writes `writes` and the XACK of the entry in one MULTI. Retries until it
+   * Writes `writes` and the XACK of the entry in one atomic commit. Retries until it
    * is known to be applied, the entry was taken over by another consumer, or
    * the stop deadline passes (then it stays pending). Never applies twice:
    * after a lost reply it first asks XPENDING whether the entry is still ours.
@@ -101,7 +101,7 @@ export class Committer {
         if (attempt > 1) {
           const owner = await this.pendingOwner(task);
           if (owner === undefined) {
-            // Not pending any more: the earlier attempt was applied (MULTI is atomic).
+            // Not pending any more: the earlier attempt was applied (a commit is atomic).
             this.noteCommitted(task);
             return true;
           }
@@ -160,7 +160,7 @@ export class Committer {
   }
 
   /**
-   * One entry's commit in a MULTI of its own, as a promise, for the async
+   * One entry's commit in a batch of its own, as a promise, for the async
    * paths (retries, dead letters): resolves once applied, with the command
    * that failed inside the MULTI if any. Not shared, so an entry whose
    * writes Redis refuses outright (EXECABORT, e.g. an ACL denying the

@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { EntryTracer } from '../../tracing/tracing';
 import {
   type Envelope,
@@ -11,7 +10,7 @@ import {
 import type { ConsumerSpec, HandlerResult, InboundMessage, OutboundEvent } from '../handler';
 import type { EventType, StreamTopology } from '../topology';
 import type { CommitBatcher } from './commit-batcher';
-import type { CommitWrites } from './commit-layout';
+import type { CommitWriter, CommitWrites } from './commit-layout';
 import type { Committer } from './committer';
 import { ClaimLostError, type ConsumerSettings } from './contracts';
 import { type DeadLetters, errorText } from './dead-letters';
@@ -220,7 +219,7 @@ export class Dispatcher {
     );
   }
 
-  private addTo(multi: ChainableCommander, stream: string, fields: string[]): void {
+  private addTo(multi: CommitWriter, stream: string, fields: string[]): void {
     if (this.ctx.settings.maxLen > 0) {
       multi.xadd(stream, 'MAXLEN', '~', this.ctx.settings.maxLen, '*', ...fields);
     } else {

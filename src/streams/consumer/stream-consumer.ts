@@ -18,8 +18,9 @@ import { type ConsumerParts, wireParts } from './wiring';
  * start and stop in order and tells the consumer's health.
  *
  * Guarantees, and how:
- * - At-least-once: an entry is acknowledged only in the same MULTI that
- *   writes its outputs (or its dead letter). Nothing is acked before that.
+ * - At-least-once: an entry is acknowledged only in the same atomic commit
+ *   (one script call, or a MULTI where the script cannot run) that writes
+ *   its outputs (or its dead letter). Nothing is acked before that.
  * - Concurrency is a hard bound: reads and claims ask for at most the free
  *   slots, and a slot is released only when the handler has settled, even
  *   past its timeout (task-table.ts).
@@ -28,10 +29,10 @@ import { type ConsumerParts, wireParts } from './wiring';
  * - Long handlers keep their claims alive, but only while still the owner
  *   (claim-keeper.ts).
  * - Redis loss: both connections run with `autoResendUnfulfilledCommands:
- *   false` (a re-sent XREADGROUP can hang forever, a re-sent MULTI would
- *   commit twice). A read interrupted by a disconnect is simply issued again
+ *   false` (a re-sent XREADGROUP can hang forever, a re-sent commit would
+ *   apply twice). A read interrupted by a disconnect is simply issued again
  *   once ready; a commit whose reply was lost is checked with XPENDING before
- *   any retry — MULTI is atomic, so an entry no longer pending was committed
+ *   any retry — the commit is atomic, so an entry no longer pending was committed
  *   (committer.ts).
  */
 export class StreamConsumer {

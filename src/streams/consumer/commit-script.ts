@@ -1,0 +1,120 @@
+import type { RedisClient } from '../../redis/connection-factory';
+import type { CommitSink } from './commit-layout';
+
+/**
+ * A batch of commits as one script call instead of a MULTI of 2k+2
+ * commands (issue 16): the same commands, run in the same order, each
+ * under `redis.pcall` so that a runtime error (WRONGTYPE) fails that
+ * command alone and the others still apply, exactly as inside EXEC. The
+ * script returns EXEC's array: one reply per command, errors in place.
+ *
+ * What Redis refuses before anything runs stays a refusal: the shebang
+ * (Redis 7) makes Redis refuse the whole script up front when it is over
+ * maxmemory, read-only or failing to persist, and the script asks the ACL
+ * about every command first (`redis.acl_check_cmd`) and runs none of them,
+ * answering REFUSED, when one is denied. The batcher then sends the batch
+ * as a MULTI, whose replies say which entry was refused (commit-replies.ts).
+ *
+ * Every key goes in KEYS (the stage streams, the dead-letter stream and the
+ * marks all derive from the hash-tagged prefix, so one slot on a Cluster).
+ * ARGV: the command count, then per command its name, the index of its
+ * key in KEYS, its argument count and its arguments after the key.
+ */
+export const COMMIT_SCRIPT = `#!lua
+local commands, at = {}, 2
+for i = 1, tonumber(ARGV[1]) do
+  local count = tonumber(ARGV[at + 2])
+  local command = { ARGV[at], KEYS[tonumber(ARGV[at + 1])] }
+  for j = 1, count do
+    command[j + 2] = ARGV[at + 2 + j]
+  end
+  commands[i] = command
+  at = at + 3 + count
+end
+for i = 1, #commands do
+  if not redis.acl_check_cmd(unpack(commands[i])) then
+    return 'REFUSED'
+  end
+end
+local replies = {}
+for i = 1, #commands do
+  replies[i] = redis.pcall(unpack(commands[i]))
+end
+return replies
+`;
+
+/** The script's answer when the ACL denies one of its commands: nothing ran. */
+export const SCRIPT_REFUSED = 'REFUSED';
+
+/** Name of the script as a command of the commit connection (ioredis `defineCommand`). */
+const COMMAND = 'printeryCommit';
+
+/** Sends one laid-out batch; resolves with EXEC's array, or SCRIPT_REFUSED. */
+export type CommitScript = (call: ScriptCall) => Promise<unknown>;
+
+/**
+ * The script defined on `client` (once per client): ioredis sends its SHA1
+ * and the whole script only on a connection's first call or after NOSCRIPT.
+ */
+export function commitScript(client: RedisClient): CommitScript {
+  if (!(COMMAND in client)) {
+    client.defineCommand(COMMAND, { lua: COMMIT_SCRIPT });
+  }
+  const send = (client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[
+    COMMAND
+  ] as (...args: unknown[]) => Promise<unknown>;
+  return (call) => send.call(client, call.keys.length, ...call.keys, ...call.argv);
+}
+
+/**
+ * A batch laid out for the script: what layOutBatch writes into a MULTI,
+ * recorded as KEYS and ARGV. Counts its commands like a pipeline holding
+ * MULTI…EXEC, so each entry's slot indexes the script's replies as they
+ * index EXEC's (commit-replies.ts `failedInside`).
+ */
+export class ScriptCall implements CommitSink {
+  readonly keys: string[] = [];
+  /** ARGV: the command count (set by `argv`), then the commands. */
+  private readonly args: Array<string | number> = [0];
+  private readonly keyIndex = new Map<string, number>();
+  private commands = 0;
+  /** Pipeline positions taken so far: MULTI, the commands, EXEC. */
+  length = 0;
+
+  get argv(): Array<string | number> {
+    this.args[0] = this.commands;
+    return this.args;
+  }
+
+  call(_framing: 'MULTI' | 'EXEC'): this {
+    this.length += 1;
+    return this;
+  }
+
+  xadd(key: string, ...args: Array<string | number>): this {
+    return this.command('XADD', key, args);
+  }
+
+  xack(key: string, group: string, ...ids: string[]): this {
+    return this.command('XACK', key, [group, ...ids]);
+  }
+
+  set(key: string, value: string, px: 'PX', ttlMs: number): this {
+    return this.command('SET', key, [value, px, ttlMs]);
+  }
+
+  private command(name: string, key: string, args: Array<string | number>): this {
+    let index = this.keyIndex.get(key);
+    if (index === undefined) {
+      index = this.keys.push(key);
+      this.keyIndex.set(key, index);
+    }
+    this.args.push(name, index, args.length);
+    for (const arg of args) {
+      this.args.push(arg);
+    }
+    this.commands += 1;
+    this.length += 1;
+    return this;
+  }
+}
