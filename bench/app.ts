@@ -26,8 +26,6 @@
  * costs some speed, so that round's figures are not comparable with a
  * plain run. BENCH_APP_PROFILE_TOP (default 25) sets how many rows.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,6 +36,7 @@ import { OtlpReceiver } from '../dev/otlp-receiver';
 import { RedisServer, freePort } from '../dev/redis-server';
 import { parseInfo } from '../src/streams/redis-checks';
 import { EVENT_TYPES } from '../src/streams/topology';
+import { SEEDED_DEPENDENCY, deploymentFields, spawnService, untilReady } from './service-process';
 import { formatSummary, monotonicMicros, summarizeProfile } from './cpu-profile';
 
 const PROFILE = process.env.BENCH_APP_PROFILE === '1';
@@ -52,7 +51,6 @@ const MODES = (process.env.BENCH_APP_TRACING ?? 'off')
   .split(',')
   .map((mode) => mode.trim())
   .filter((mode): mode is TracingMode => (TRACING_MODES as readonly string[]).includes(mode));
-const CLI = resolve(__dirname, '..', 'dist', 'main.js');
 const PREFIX = 'bench:app';
 const STAGES = [
   EVENT_TYPES.validationCompleted,
@@ -86,80 +84,6 @@ function quantile(sorted: number[], q: number): number {
     return Number.NaN;
   }
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-function deployment(sink: LoopbackSink, n: number): string[] {
-  const deploymentId = `bench-${n}-${randomUUID().slice(0, 8)}`;
-  const data = {
-    deploymentId,
-    service: 'billing-api',
-    version: '1.4.2',
-    environment: 'staging',
-    artifact: 'registry.example.com/billing-api:1.4.2',
-    dependencies: [{ service: 'auth-api', version: '^2.0.0' }],
-    healthCheck: { url: sink.url('/up'), timeoutMs: 2000, intervalMs: 100, maxAttempts: 3 },
-    notify: [{ type: 'webhook', url: sink.url('/hook') }],
-    requestedBy: 'bench',
-  };
-  return [
-    'id',
-    randomUUID(),
-    'type',
-    EVENT_TYPES.deploymentStarted,
-    'source',
-    'bench',
-    'subject',
-    deploymentId,
-    'data',
-    JSON.stringify(data),
-  ];
-}
-
-interface Service {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-}
-
-function spawnService(
-  redisUrl: string,
-  port: number,
-  sink: LoopbackSink,
-  tracing: NodeJS.ProcessEnv,
-  nodeArgs: string[],
-): Service {
-  const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--port', String(port)], {
-    env: {
-      PATH: process.env.PATH,
-      REDIS_URL: redisUrl,
-      STREAM_PREFIX: PREFIX,
-      REGISTRY_PREFIX: `${PREFIX}:registry`,
-      ENVIRONMENT: 'development',
-      HEALTHCHECK_ALLOWED_HOSTS: sink.host,
-      NOTIFY_ALLOWED_HOSTS: sink.host,
-      ...tracing,
-    },
-    // Logs go nowhere: reading them would load this process, not the service.
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { child, port, exited };
-}
-
-async function untilReady(service: Service, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    try {
-      const answer = await fetch(`http://127.0.0.1:${service.port}/health/ready`);
-      if (answer.status === 200) {
-        return;
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(10);
-  }
-  throw new Error(`service not ready within ${timeoutMs}ms`);
 }
 
 /** Waits for the next notification:sent entry after `lastId`; returns its id. */
@@ -206,22 +130,12 @@ async function round(
   tracing: NodeJS.ProcessEnv,
 ): Promise<RoundFigures> {
   await admin.flushall();
-  await admin.hset(
-    `${PREFIX}:registry:staging`,
-    'auth-api',
-    JSON.stringify({
-      version: '2.3.0',
-      deploymentId: 'seed',
-      dependencies: [],
-      healthy: true,
-      updatedAt: null,
-    }),
-  );
+  await admin.hset(`${PREFIX}:registry:staging`, SEEDED_DEPENDENCY.field, SEEDED_DEPENDENCY.value);
   const port = await freePort();
   const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'bench-app-profile-')) : undefined;
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const spawnedAt = performance.now();
-  const service = spawnService(redis.url, port, sink, tracing, nodeArgs);
+  const service = spawnService(redis.url, port, sink, PREFIX, tracing, nodeArgs);
   const pid = service.child.pid as number;
   await untilReady(service, 30_000);
   const startToReadyMs = performance.now() - spawnedAt;
@@ -236,7 +150,7 @@ async function round(
   // Redis was flushed: every notification from here on is after 0-0.
   let lastId = '0-0';
   for (let i = 0; i < SEQUENTIAL; i += 1) {
-    const fields = deployment(sink, i);
+    const fields = deploymentFields(sink, i);
     const sentAt = performance.now();
     await admin.xadd(stream(EVENT_TYPES.deploymentStarted), '*', ...fields);
     lastId = await nextNotification(reader, lastId);
@@ -251,7 +165,11 @@ async function round(
   let peakRss = procStats(pid).rssBytes;
   const pipeline = admin.pipeline();
   for (let i = 0; i < BURST; i += 1) {
-    pipeline.xadd(stream(EVENT_TYPES.deploymentStarted), '*', ...deployment(sink, SEQUENTIAL + i));
+    pipeline.xadd(
+      stream(EVENT_TYPES.deploymentStarted),
+      '*',
+      ...deploymentFields(sink, SEQUENTIAL + i),
+    );
   }
   const burstFrom = performance.now();
   const burstFromMicros = monotonicMicros();

@@ -11,13 +11,24 @@
  * BENCH_RATE_SECONDS (default 10) the length of each chain's 1,000/s latency
  * run, split into BENCH_LATENCY_ROUNDS (default 5) alternating rounds,
  * BENCH_CONCURRENCY (default 100) each stage's concurrency in every chain.
+ *
+ * Then two topology sections. Service processes: the real app (`node
+ * dist/main.js run`, all four workers, loopback health target and webhook),
+ * 1 vs 2 processes on one standalone Redis, a burst of BENCH_PROCESS_BURST
+ * (default 2000) deployments each round, BENCH_PROCESS_ROUNDS (default 2, at
+ * least 2) rounds. Cluster: the runtime chain on a 3-master loopback Redis
+ * Cluster against the same chain on the standalone server, BENCH_CLUSTER_EVENTS
+ * (default 50000) events per run, BENCH_CLUSTER_ROUNDS (default 2, at least 2)
+ * runs each, alternating.
  */
 import Table from 'cli-table3';
 import type Redis from 'ioredis';
+import { RedisCluster } from '../dev/redis-cluster';
 import { RedisServer } from '../dev/redis-server';
 import { type BenchChain, payload } from './bench-chain';
 import { BullmqChain } from './bullmq-chain';
-import { rawChain, runtimeChain } from './stream-chains';
+import { serviceProcessFigures } from './service-replicas';
+import { clusterRedis, rawChain, runtimeChain, runtimeChainOn } from './stream-chains';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 100_000);
 const PEER_EVENTS = Number(process.env.BENCH_PEER_EVENTS ?? 20_000);
@@ -26,6 +37,10 @@ const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100);
 const THROUGHPUT_ROUNDS = Math.max(1, Number(process.env.BENCH_THROUGHPUT_ROUNDS ?? 2));
 const LATENCY_ROUNDS = Math.max(1, Number(process.env.BENCH_LATENCY_ROUNDS ?? 5));
 const RATE = 1000;
+const PROCESS_BURST = Number(process.env.BENCH_PROCESS_BURST ?? 2000);
+const PROCESS_ROUNDS = Math.max(2, Number(process.env.BENCH_PROCESS_ROUNDS ?? 2));
+const CLUSTER_EVENTS = Number(process.env.BENCH_CLUSTER_EVENTS ?? 50_000);
+const CLUSTER_ROUNDS = Math.max(2, Number(process.env.BENCH_CLUSTER_ROUNDS ?? 2));
 
 const KINDS = ['runtime', 'raw', 'bullmq'] as const;
 type Kind = (typeof KINDS)[number];
@@ -194,6 +209,89 @@ async function latencies(server: RedisServer) {
   );
 }
 
+/** Events/s of one prefilled run of `chain`. */
+async function chainRun(chain: BenchChain, events: number): Promise<number> {
+  await chain.prefill(Array.from({ length: events }, (_, i) => payload(i)));
+  collectGarbage();
+  const begun = performance.now();
+  await chain.start();
+  await chain.waitFinished(events, 600_000);
+  const seconds = (performance.now() - begun) / 1000;
+  await chain.stop();
+  return events / seconds;
+}
+
+/**
+ * The runtime chain on a 3-master Cluster and on the standalone server, in
+ * alternating runs. One pipeline is one hash tag, so one master does all of
+ * its work: expect close to 1x, the Cluster's cost being its client.
+ */
+async function clusterVsStandalone(server: RedisServer): Promise<void> {
+  const cluster = await RedisCluster.start();
+  const runs = { standalone: [] as number[], cluster: [] as number[] };
+  try {
+    const onCluster = clusterRedis(cluster.seeds.split(','));
+    for (let round = 0; round < CLUSTER_ROUNDS; round += 1) {
+      const order = round % 2 === 0 ? ['standalone', 'cluster'] : ['cluster', 'standalone'];
+      for (const where of order) {
+        // Hash-tagged on both, so the keys are the same shape.
+        const prefix = `{bench:${where}:${round}}`;
+        const chain =
+          where === 'cluster'
+            ? runtimeChainOn(onCluster, prefix, CONCURRENCY)
+            : runtimeChain(server.url, prefix, CONCURRENCY);
+        runs[where as keyof typeof runs].push(await chainRun(chain, CLUSTER_EVENTS));
+      }
+    }
+  } finally {
+    await cluster.stop();
+  }
+  const overall = (rates: number[]) =>
+    (CLUSTER_EVENTS * rates.length) / rates.reduce((sum, rate) => sum + CLUSTER_EVENTS / rate, 0);
+  const standalone = overall(runs.standalone);
+  const onCluster = overall(runs.cluster);
+  const table = new Table({
+    head: ['runtime chain, events/s', 'standalone', '3-master Cluster', 'Cluster/standalone'],
+  });
+  table.push([
+    `${CLUSTER_EVENTS} events, ${CLUSTER_ROUNDS} runs each`,
+    standalone.toFixed(0),
+    onCluster.toFixed(0),
+    `${(onCluster / standalone).toFixed(2)}x`,
+  ]);
+  console.log(table.toString());
+  const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(' ');
+  console.log(
+    `events/s per run: standalone ${list(runs.standalone)}; Cluster ${list(runs.cluster)}`,
+  );
+}
+
+/** 1 vs 2 processes of the real app on the standalone server. */
+async function serviceProcesses(server: RedisServer): Promise<void> {
+  const { perRound, overall } = await serviceProcessFigures(
+    server,
+    [1, 2],
+    PROCESS_ROUNDS,
+    PROCESS_BURST,
+  );
+  const one = overall.get(1) ?? NaN;
+  const two = overall.get(2) ?? NaN;
+  const table = new Table({
+    head: ['real app (dist/main.js run), deployments/s', '1 process', '2 processes', '2/1'],
+  });
+  table.push([
+    `burst of ${PROCESS_BURST}, ${PROCESS_ROUNDS} rounds each`,
+    one.toFixed(0),
+    two.toFixed(0),
+    `${(two / one).toFixed(2)}x`,
+  ]);
+  console.log(table.toString());
+  const list = (values: number[] | undefined) => (values ?? []).map((v) => v.toFixed(0)).join(' ');
+  console.log(
+    `deployments/s per round: 1 process ${list(perRound.get(1))}; 2 processes ${list(perRound.get(2))}`,
+  );
+}
+
 async function main(): Promise<void> {
   const server = await RedisServer.start();
   const redis: Redis = server.client();
@@ -269,6 +367,8 @@ async function main(): Promise<void> {
     console.log(
       `process peak RSS (maxRSS): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
     );
+    await serviceProcesses(server);
+    await clusterVsStandalone(server);
   } finally {
     redis.disconnect();
     await server.dispose();

@@ -1,4 +1,6 @@
 import Redis, { type RedisOptions } from 'ioredis';
+import type { RedisConfig } from '../src/config/redis-settings';
+import { type RedisClient, createRedisClient, isCluster } from '../src/redis/connection-factory';
 import { Registry } from 'prom-client';
 import { METRIC_DEFINITIONS, buildMetric } from '../src/metrics/metric-definitions';
 import { baseRedisOptions } from '../src/redis/redis-options';
@@ -39,6 +41,40 @@ function eventFields(payload: Payload): string[] {
   });
 }
 
+/** Where a stream chain runs: a standalone server or a Cluster, reached the way the service does. */
+export interface ChainRedis {
+  connect(options?: RedisOptions): RedisClient;
+}
+
+export function standaloneRedis(url: string): ChainRedis {
+  return { connect: (options = {}) => new Redis(url, options) };
+}
+
+/** A Cluster from its seeds (`host:port`), through the service's own connection factory. */
+export function clusterRedis(seeds: string[]): ChainRedis {
+  const config: RedisConfig = {
+    url: '',
+    startupTimeoutMs: 10_000,
+    sentinels: [],
+    sentinelMaster: undefined,
+    sentinelPassword: undefined,
+    clusterNodes: seeds,
+    username: undefined,
+    password: undefined,
+    tls: false,
+  };
+  return { connect: (options = {}) => createRedisClient(config, options) };
+}
+
+/** FLUSHALL on a server, or on every master of a Cluster. */
+async function flushAll(client: RedisClient): Promise<void> {
+  if (isCluster(client)) {
+    await Promise.all(client.nodes('master').map((node) => node.flushall()));
+  } else {
+    await client.flushall();
+  }
+}
+
 /** Stage code of a stream chain: started and stopped; its output is read from Redis. */
 interface Stages {
   start(): Promise<void>;
@@ -60,7 +96,7 @@ function benchMetrics(): ConsumerMetrics {
 }
 
 /** The runtime: four StreamConsumers, each passing its input's data on to the next stream. */
-function runtimeStages(url: string, prefix: string, concurrency: number): Stages {
+function runtimeStages(redis: ChainRedis, prefix: string, concurrency: number): Stages {
   const metrics = benchMetrics();
   const consumers = WORKERS.map((worker, stage) => {
     const input = CHAIN[stage] as EventType;
@@ -90,7 +126,7 @@ function runtimeStages(url: string, prefix: string, concurrency: number): Stages
         hangThresholdMs: 30_000,
       },
       connect: (name: string, overrides: RedisOptions) =>
-        new Redis(url, { ...baseRedisOptions(name), ...overrides }),
+        redis.connect({ ...baseRedisOptions(name), ...overrides }),
       metrics,
       logger: quiet,
       counters: { processed: 0, failed: 0, deadLettered: 0 },
@@ -159,19 +195,19 @@ function rawStages(url: string, prefix: string): Stages {
  * length, and latency comes from tailing the last stream for `data.t0`.
  */
 class StreamChain implements BenchChain {
-  private readonly admin: Redis;
-  private readonly publisher: Redis;
-  private tail: Redis | undefined;
+  private readonly admin: RedisClient;
+  private readonly publisher: RedisClient;
+  private tail: RedisClient | undefined;
   private tailing: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
-    private readonly url: string,
+    private readonly redis: ChainRedis,
     private readonly prefix: string,
     private readonly stages: Stages,
   ) {
-    this.admin = new Redis(url);
-    this.publisher = new Redis(url);
+    this.admin = redis.connect();
+    this.publisher = redis.connect();
   }
 
   private stream(index: number): string {
@@ -199,7 +235,7 @@ class StreamChain implements BenchChain {
   async start(onFinal?: (payload: Payload) => void): Promise<void> {
     if (onFinal) {
       // Tail from now: only what this round publishes.
-      const tail = new Redis(this.url);
+      const tail = this.redis.connect();
       this.tail = tail;
       const final = this.stream(CHAIN.length - 1);
       this.tailing = (async () => {
@@ -237,7 +273,7 @@ class StreamChain implements BenchChain {
     await this.tailing;
     this.tail?.disconnect();
     // The next run starts from an empty server.
-    await this.admin.flushall();
+    await flushAll(this.admin);
     this.admin.disconnect();
     this.publisher.disconnect();
     return stopMs;
@@ -245,9 +281,17 @@ class StreamChain implements BenchChain {
 }
 
 export function runtimeChain(url: string, prefix: string, concurrency: number): BenchChain {
-  return new StreamChain(url, prefix, runtimeStages(url, prefix, concurrency));
+  return runtimeChainOn(standaloneRedis(url), prefix, concurrency);
+}
+
+/**
+ * The runtime chain on any topology; on a Cluster `prefix` must carry a
+ * hash tag (`{bench}:…`), as the service's STREAM_PREFIX does.
+ */
+export function runtimeChainOn(redis: ChainRedis, prefix: string, concurrency: number): BenchChain {
+  return new StreamChain(redis, prefix, runtimeStages(redis, prefix, concurrency));
 }
 
 export function rawChain(url: string, prefix: string): BenchChain {
-  return new StreamChain(url, prefix, rawStages(url, prefix));
+  return new StreamChain(standaloneRedis(url), prefix, rawStages(url, prefix));
 }
