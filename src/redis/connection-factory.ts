@@ -1,6 +1,7 @@
 import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConfig } from '../config/redis-settings';
 import { redisTopology } from '../config/redis-topology';
+import { reviveAfterUnplannedEnd } from './sentinel-revive';
 
 /**
  * A client of whichever topology the settings choose (SPEC §2): a plain
@@ -64,8 +65,8 @@ export function createRedisClient(config: RedisConfig, options: RedisOptions): R
   switch (topology.kind) {
     case 'standalone':
       return new Redis(urlForOptions(topology.url, config), { ...options, ...credentials });
-    case 'sentinel':
-      return new Redis({
+    case 'sentinel': {
+      const client = new Redis({
         ...options,
         ...credentials,
         ...tls,
@@ -82,6 +83,11 @@ export function createRedisClient(config: RedisConfig, options: RedisOptions): R
         // the service, once for a one-shot command.
         sentinelRetryStrategy: (times) => options.retryStrategy?.(times) ?? null,
       });
+      if (options.retryStrategy) {
+        reviveAfterUnplannedEnd(client, options.retryStrategy);
+      }
+      return client;
+    }
     case 'cluster': {
       const { retryStrategy, lazyConnect, enableOfflineQueue, ...nodeOptions } = options;
       return new Cluster(topology.nodes, {
