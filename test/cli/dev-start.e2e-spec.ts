@@ -94,15 +94,11 @@ describe('printery-workers run: zero-setup dev start', () => {
   });
 
   it('does not start one when REDIS_URL is given explicitly; in a terminal, one line per event', async () => {
-    const { code, output } = await runInTerminal(
-      ['run', '--port', String(await freePort())],
-      {
-        PRINTERY_CONFIG_DIR: dir,
-        REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
-        STARTUP_TIMEOUT_MS: '500ms',
-      },
-      20_000,
-    );
+    const { code, output } = await runInTerminal(['run', '--port', String(await freePort())], {
+      PRINTERY_CONFIG_DIR: dir,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
+      STARTUP_TIMEOUT_MS: '500ms',
+    });
     expect(code).toBe(1);
     const colours = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
     const lines = output.replace(colours, '').split(/\r?\n/).filter(Boolean);

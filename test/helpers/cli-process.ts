@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { waitFor } from '../../dev/redis-admin';
 
 export const CLI = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
@@ -172,53 +173,53 @@ export async function httpGet(
 }
 
 /** Polls until `check` returns true; bounded in time. */
-export async function eventually(
+export function eventually(
   check: () => Promise<boolean> | boolean,
   timeoutMs = 15_000,
   intervalMs = 50,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) {
-        return;
-      }
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(
-    `condition not met within ${timeoutMs}ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
-  );
+  return waitFor(async () => check(), 'condition not met', timeoutMs, intervalMs);
 }
 
 /**
  * Runs the built CLI in a pseudo-terminal (util-linux `script`), so stdout
- * is a TTY as in an operator's shell; `interruptAfterMs` sends SIGINT then,
- * as Ctrl-C would. Resolves with the exit code and everything the terminal showed.
+ * is a TTY as in an operator's shell. Ctrl-C is typed into the terminal once
+ * `interruptWhen` holds for what it shows so far (not after a fixed time: a
+ * loaded machine can take seconds just to start node), or never when the
+ * command is expected to end by itself. Resolves with the exit code and
+ * everything the terminal showed; bounded by `timeoutMs`.
  */
 export function runInTerminal(
   args: string[],
   env: NodeJS.ProcessEnv,
-  interruptAfterMs: number,
+  interruptWhen: (output: string) => boolean = () => false,
+  timeoutMs = 30_000,
 ): Promise<{ code: number | null; output: string }> {
   const quoted = [process.execPath, CLI, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`);
-  const command = `timeout --preserve-status -s INT ${interruptAfterMs / 1000} ${quoted.join(' ')}`;
   return new Promise((done, fail) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
+    // exec: the shell `script` starts must not stay in the terminal's
+    // foreground group, or Ctrl-C ends it (130) instead of reaching the CLI.
+    const child = spawn('script', ['-qec', `exec ${quoted.join(' ')}`, '/dev/null'], {
       cwd: resolve(__dirname, '..', '..'),
       env: { PATH: process.env.PATH, HOME: process.env.HOME, TERM: 'xterm', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let interrupted = false;
+    const seen = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (!interrupted && interruptWhen(output)) {
+        interrupted = true;
+        // The terminal turns ^C into SIGINT for its foreground process, as for an operator.
+        child.stdin?.write('\u0003');
+      }
+    };
+    child.stdout?.on('data', seen);
+    child.stderr?.on('data', seen);
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      fail(new Error(`terminal run did not end\n${output}`));
-    }, interruptAfterMs + 20_000);
+      fail(new Error(`terminal run did not end within ${timeoutMs}ms\n${output}`));
+    }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       done({ code, output });
