@@ -1,6 +1,6 @@
-import { CommandRunner, Option } from 'nest-commander';
+import { Option } from 'nest-commander';
 import { WORKER_NAMES } from '../config';
-import type { FlagValues } from '../config';
+import { RedisFlagsCommand } from './redis-flags';
 
 /**
  * The configuration flags of SPEC §5, shared by `run` and `config` so that
@@ -8,9 +8,7 @@ import type { FlagValues } from '../config';
  * Parsers keep the raw text: validation happens once, for every value
  * together, in loadConfig.
  */
-export abstract class ConfigFlagsCommand extends CommandRunner {
-  protected readonly flags: FlagValues = {};
-
+export abstract class ConfigFlagsCommand extends RedisFlagsCommand {
   @Option({
     flags: '-w, --worker <names>',
     description: `workers to run: all, or a comma list of ${WORKER_NAMES.join(', ')} (WORKER_MODE)`,
@@ -25,35 +23,6 @@ export abstract class ConfigFlagsCommand extends CommandRunner {
   })
   parseSupervised(): boolean {
     return (this.flags.supervised = true);
-  }
-
-  @Option({ flags: '--redis-url <url>', description: 'redis:// or rediss:// URL (REDIS_URL)' })
-  parseRedisUrl(value: string): string {
-    return (this.flags['redis-url'] = value);
-  }
-
-  @Option({
-    flags: '--redis-sentinels <list>',
-    description: "Sentinel mode: comma list of the sentinels' host:port (REDIS_SENTINELS)",
-  })
-  parseRedisSentinels(value: string): string {
-    return (this.flags['redis-sentinels'] = value);
-  }
-
-  @Option({
-    flags: '--redis-sentinel-master <name>',
-    description: 'Sentinel mode: the master name the sentinels monitor (REDIS_SENTINEL_MASTER)',
-  })
-  parseRedisSentinelMaster(value: string): string {
-    return (this.flags['redis-sentinel-master'] = value);
-  }
-
-  @Option({
-    flags: '--redis-cluster-nodes <list>',
-    description: "Cluster mode: comma list of seed nodes' host:port (REDIS_CLUSTER_NODES)",
-  })
-  parseRedisClusterNodes(value: string): string {
-    return (this.flags['redis-cluster-nodes'] = value);
   }
 
   @Option({ flags: '--log-level <level>', description: 'debug, info, warn or error (LOG_LEVEL)' })

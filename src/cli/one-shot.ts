@@ -1,5 +1,5 @@
 import { CommandRunner, Option } from 'nest-commander';
-import { type AppConfig, type FlagValues, loadConfig } from '../config';
+import { type AppConfig, loadConfig } from '../config';
 import { ConfigError, StartupError } from '../errors';
 import { redactText } from '../logging/redact';
 import { describeRedisTopology, redisTopology } from '../config/redis-topology';
@@ -7,6 +7,7 @@ import { checkSelectedDb, describeAuthError, isAuthError } from '../redis/connec
 import { createRedisClient, type RedisClient } from '../redis/connection-factory';
 import { StreamTopology } from '../streams/topology';
 import { EXIT } from './exit-codes';
+import { RedisFlagsCommand } from './redis-flags';
 import { reportError } from './report-error';
 
 /** Options as nest-commander hands them to `run`, keyed by attribute name. */
@@ -19,43 +20,13 @@ export type CommandOptions = Record<string, unknown>;
  * HTTP app or the workers. `execute` returns the exit code; anything it
  * throws goes through reportError (ConfigError → 2, anything else → 1).
  */
-export abstract class OneShotCommand extends CommandRunner {
-  protected readonly flags: FlagValues = {};
+export abstract class OneShotCommand extends RedisFlagsCommand {
   /**
    * The settings (paths or prefixes) this command uses: a problem in any
    * other setting does not refuse it (SPEC §5). `publish` adds the
    * Validator's settings; `run` and `config` check everything.
    */
   protected readonly uses: readonly string[] = ['redis', 'streams'];
-
-  @Option({ flags: '--redis-url <url>', description: 'redis:// or rediss:// URL (REDIS_URL)' })
-  parseRedisUrl(value: string): string {
-    return (this.flags['redis-url'] = value);
-  }
-
-  @Option({
-    flags: '--redis-sentinels <list>',
-    description: "Sentinel mode: comma list of the sentinels' host:port (REDIS_SENTINELS)",
-  })
-  parseRedisSentinels(value: string): string {
-    return (this.flags['redis-sentinels'] = value);
-  }
-
-  @Option({
-    flags: '--redis-sentinel-master <name>',
-    description: 'Sentinel mode: the master name the sentinels monitor (REDIS_SENTINEL_MASTER)',
-  })
-  parseRedisSentinelMaster(value: string): string {
-    return (this.flags['redis-sentinel-master'] = value);
-  }
-
-  @Option({
-    flags: '--redis-cluster-nodes <list>',
-    description: "Cluster mode: comma list of seed nodes' host:port (REDIS_CLUSTER_NODES)",
-  })
-  parseRedisClusterNodes(value: string): string {
-    return (this.flags['redis-cluster-nodes'] = value);
-  }
 
   async run(args: string[], options?: CommandOptions): Promise<void> {
     try {
