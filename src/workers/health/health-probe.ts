@@ -8,6 +8,7 @@ import {
   httpErrorType,
 } from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
+import { RequestDeadline } from '../../net/request-deadline';
 import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
 import type { EntrySpan, RequestSpan } from '../../tracing/tracing';
 
@@ -170,12 +171,12 @@ async function requestOnce(
   dispatcher: Dispatcher,
   signal: AbortSignal,
 ): Promise<Attempt> {
-  const timeout = AbortSignal.timeout(timeoutMs);
+  const timeout = new RequestDeadline(signal, timeoutMs);
   try {
     const response = await request(url, {
       method: 'GET',
       dispatcher,
-      signal: AbortSignal.any([signal, timeout]),
+      signal: timeout.signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       headers: { 'user-agent': USER_AGENT, accept: '*/*' },
@@ -184,7 +185,7 @@ async function requestOnce(
       // Drain (bounded) so the keep-alive connection can be reused.
       await response.body.dump({
         limit: MAX_BODY_BYTES,
-        signal: AbortSignal.any([signal, timeout]),
+        signal: timeout.signal,
       });
     } catch {
       // The status is already known; undici discards the connection.
@@ -197,7 +198,7 @@ async function requestOnce(
     if (refused) {
       return { kind: 'refused', message: redactText(refused.message), errorType: 'host_refused' };
     }
-    if (timeout.aborted) {
+    if (timeout.timedOut) {
       return { kind: 'error', message: `no answer within ${timeoutMs}ms`, errorType: 'timeout' };
     }
     return {
@@ -205,5 +206,7 @@ async function requestOnce(
       message: redactText(describeHttpError(error)),
       errorType: httpErrorType(error),
     };
+  } finally {
+    timeout.done();
   }
 }

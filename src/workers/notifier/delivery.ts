@@ -7,6 +7,7 @@ import {
   httpErrorType,
 } from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
+import { RequestDeadline } from '../../net/request-deadline';
 import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
 import type { EntrySpan, RequestPurpose, RequestSpan } from '../../tracing/tracing';
 
@@ -176,14 +177,14 @@ async function postOnce(
   span: RequestSpan,
 ): Promise<Sent> {
   const { signal } = options;
-  const timeout = AbortSignal.timeout(requestTimeoutMs);
+  const timeout = new RequestDeadline(signal, requestTimeoutMs);
   try {
     const response = await request(target.url, {
       method: 'POST',
       dispatcher: options.dispatcher,
       body: target.body,
       headers: target.headers,
-      signal: AbortSignal.any([signal, timeout]),
+      signal: timeout.signal,
       headersTimeout: requestTimeoutMs,
       bodyTimeout: requestTimeoutMs,
     });
@@ -206,12 +207,13 @@ async function postOnce(
       span.failed('host_refused', refused.message);
       return { kind: 'refused', error: refused.message };
     }
-    const error = timeout.aborted
+    const error = timeout.timedOut
       ? `no answer within ${requestTimeoutMs}ms`
       : redactText(describeHttpError(caught));
-    span.failed(timeout.aborted ? 'timeout' : httpErrorType(caught), error);
+    span.failed(timeout.timedOut ? 'timeout' : httpErrorType(caught), error);
     return { kind: 'error', error };
   } finally {
+    timeout.done();
     span.end();
   }
 }
