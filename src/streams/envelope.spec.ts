@@ -1,13 +1,12 @@
 import { InvalidEntryError } from '../errors/invalid-entry.error';
 import {
-  buildOutputEnvelope,
   encodeEnvelope,
-  encodeOutputEnvelope,
   entryBytes,
   parseEnvelope,
   replayTarget,
   withReplayTarget,
 } from './envelope';
+import { buildOutputEnvelope, encodeOutputEnvelope } from './output-envelope';
 
 const MAX = 65_536;
 

@@ -1,12 +1,12 @@
 import type { EntryTracer } from '../../tracing/tracing';
 import {
   type Envelope,
-  encodeOutputEnvelope,
   entryBytes,
   mayExceedBytes,
   parseEnvelope,
   replayTarget,
 } from '../envelope';
+import { encodeOutputEnvelope } from '../output-envelope';
 import type { ConsumerSpec, HandlerResult, InboundMessage, OutboundEvent } from '../handler';
 import type { EventType, StreamTopology } from '../topology';
 import type { CommitBatcher } from './commit-batcher';
