@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { Command, default as Redis } from 'ioredis';
 import { CommitBatcher } from './commit-batcher';
 import type { CommitDone, CommitWrites } from './commit-layout';
 import { SCRIPT_REFUSED } from './commit-script';
@@ -27,11 +27,13 @@ describe('CommitBatcher, one script call per batch', () => {
     multis = [];
     results = new Map();
     const client: Record<string, unknown> = {
-      defineCommand(name: string) {
-        client[name] = (...args: unknown[]) => {
-          scriptCalls.push(args);
-          return (answers.shift() ?? (() => Promise.reject(new Error('no answer'))))();
-        };
+      // The script's call as the connection gets it: EVALSHA, its SHA, then numkeys, KEYS, ARGV.
+      sendCommand(command: Command) {
+        scriptCalls.push(command.args.slice(1));
+        (answers.shift() ?? (() => Promise.reject(new Error('no answer'))))().then(
+          command.resolve,
+          command.reject,
+        );
       },
       pipeline() {
         const commands: Array<Array<string | number>> = [];
@@ -164,6 +166,16 @@ describe('CommitBatcher, one script call per batch', () => {
     expect(scriptCalls).toHaveLength(1);
     expect(multis).toHaveLength(2);
     expect(results.get('1-3')).toEqual({ applied: true, error: undefined });
+  });
+
+  it('sends the call again when Redis has lost the script (NOSCRIPT)', async () => {
+    answers.push(() => Promise.reject(replyError('NOSCRIPT No matching script.')));
+    answers.push(() => Promise.resolve(['1-1', '1-2', '1-3', 2, 1]));
+    await send(batch);
+    expect(scriptCalls).toHaveLength(2);
+    expect(scriptCalls[1]).toEqual(scriptCalls[0]);
+    expect(multis).toHaveLength(0);
+    expect([...results.values()].every((result) => result.applied)).toBe(true);
   });
 
   it('fails every entry, sending nothing more, when the reply is lost', async () => {
