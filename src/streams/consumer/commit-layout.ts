@@ -7,6 +7,12 @@ import type { Task } from './task';
 export interface CommitWriter {
   xadd(key: string, ...args: Array<string | number>): unknown;
   set(key: string, value: string, px: 'PX', ttlMs: number): unknown;
+  /**
+   * `xadd(key, ...options, ...fields)` for a sink that can send the field
+   * names once per batch (the script call); a MULTI has no such shorthand.
+   * `options` is the same array from one call to the next.
+   */
+  xaddFields?(key: string, options: readonly string[], fields: readonly string[]): unknown;
 }
 
 /** Where a batch is laid out: MULTI, the writes, the XACKs, EXEC. */

@@ -1,7 +1,7 @@
 import type { Command, default as Redis } from 'ioredis';
 import { CommitBatcher } from './commit-batcher';
 import type { CommitDone, CommitWrites } from './commit-layout';
-import { SCRIPT_REFUSED } from './commit-script';
+import { SCRIPT_REFUSED, ScriptCall } from './commit-script';
 import { type Task, newTask, taskKey } from './task';
 
 // The batcher's script path against a hand-made client: the script call's
@@ -188,5 +188,30 @@ describe('CommitBatcher, one script call per batch', () => {
       { applied: false, error: lost },
       { applied: false, error: lost },
     ]);
+  });
+});
+
+describe('ScriptCall', () => {
+  it('sends the field names of outputs alike once per batch, and only the values per output', () => {
+    const call = new ScriptCall();
+    const options = ['*'];
+    call.call('MULTI');
+    call.xaddFields('out', options, ['id', 'a', 'data', '{}']);
+    call.xaddFields('out', options, ['id', 'b', 'data', '[]']);
+    call.xaddFields('other', options, ['id', 'c', 'subject', 's', 'data', '1']);
+    call.xack('in', 'printery-validator', '1-1', '1-2', '1-3');
+    call.call('EXEC');
+    expect(call.keys).toEqual(['out', 'other', 'in']);
+    expect(call.argv).toEqual([
+      6,
+      ...['FIELDS', 0, 4, 1, '*', 'id', 'data'],
+      ...['XADDF', 1, 3, 1, 'a', '{}'],
+      ...['XADDF', 1, 3, 1, 'b', '[]'],
+      ...['FIELDS', 0, 5, 1, '*', 'id', 'subject', 'data'],
+      ...['XADDF', 2, 4, 2, 'c', 's', '1'],
+      ...['XACK', 3, 4, 'printery-validator', '1-1', '1-2', '1-3'],
+    ]);
+    // MULTI, three XADDs, one XACK, EXEC: replies index as EXEC's do.
+    expect(call.length).toBe(6);
   });
 });

@@ -19,18 +19,41 @@ import type { CommitSink } from './commit-layout';
  *
  * Every key goes in KEYS (the stage streams, the dead-letter stream and the
  * marks all derive from the hash-tagged prefix, so one slot on a Cluster).
- * ARGV: the command count, then per command its name, the index of its
- * key in KEYS, its argument count and its arguments after the key.
+ * ARGV: the item count, then per item its name, the index of its key in
+ * KEYS, its argument count and its arguments after the key. An item is a
+ * command, or one of two shorthands for the batch's output events, whose
+ * field names (and XADD options) are the same from one entry to the next:
+ * FIELDS (key index 0) declares a field list — how many XADD options, the
+ * options, the field names — and XADDF (arguments: the FIELDS' number in
+ * the batch, then the values) is the XADD of those fields with these values.
  */
 export const COMMIT_SCRIPT = `#!lua
-local commands, at = {}, 2
+local commands, lists, at = {}, {}, 2
 for i = 1, tonumber(ARGV[1]) do
-  local count = tonumber(ARGV[at + 2])
-  local command = { ARGV[at], KEYS[tonumber(ARGV[at + 1])] }
-  for j = 1, count do
-    command[j + 2] = ARGV[at + 2 + j]
+  local name, key, count = ARGV[at], KEYS[tonumber(ARGV[at + 1])], tonumber(ARGV[at + 2])
+  if name == 'FIELDS' then
+    lists[#lists + 1] = { unpack(ARGV, at + 3, at + 2 + count) }
+  elseif name == 'XADDF' then
+    local list = lists[tonumber(ARGV[at + 3])]
+    local options = tonumber(list[1])
+    local command = { 'XADD', key }
+    for j = 2, options + 1 do
+      command[j + 1] = list[j]
+    end
+    local n = options + 2
+    for j = options + 2, #list do
+      command[n + 1] = list[j]
+      command[n + 2] = ARGV[at + 2 + j - options]
+      n = n + 2
+    end
+    commands[#commands + 1] = command
+  else
+    local command = { name, key }
+    for j = 1, count do
+      command[j + 2] = ARGV[at + 2 + j]
+    end
+    commands[#commands + 1] = command
   end
-  commands[i] = command
   at = at + 3 + count
 end
 for i = 1, #commands do
@@ -126,15 +149,17 @@ export function commitScript(client: RedisClient): CommitScript {
  */
 export class ScriptCall implements CommitSink {
   readonly keys: string[] = [];
-  /** ARGV: the command count (set by `argv`), then the commands. */
+  /** ARGV: the item count (set by `argv`), then the items. */
   private readonly args: Array<string | number> = [0];
   private readonly keyIndex = new Map<string, number>();
-  private commands = 0;
+  /** The batch's FIELDS so far, in order (XADDF names one by its position, from 1). */
+  private readonly fieldLists: Array<{ options: readonly string[]; names: string[] }> = [];
+  private items = 0;
   /** Pipeline positions taken so far: MULTI, the commands, EXEC. */
   length = 0;
 
   get argv(): Array<string | number> {
-    this.args[0] = this.commands;
+    this.args[0] = this.items;
     return this.args;
   }
 
@@ -147,6 +172,24 @@ export class ScriptCall implements CommitSink {
     return this.command('XADD', key, args);
   }
 
+  /**
+   * XADD `key` `...options` `...fields` as XADDF: only the values travel
+   * per entry, the names once per batch. An output envelope has 9 or 10
+   * fields, so a batch has about half the arguments, which ioredis writes
+   * one by one: a batch of 100 outputs is 43 KB instead of 55 KB, and
+   * encoding and writing it takes 475 µs of CPU instead of 600 (issue 16).
+   */
+  xaddFields(key: string, options: readonly string[], fields: readonly string[]): this {
+    const list = this.fieldListOf(options, fields);
+    this.item('XADDF', this.indexOf(key), 1 + fields.length / 2);
+    this.args.push(list);
+    for (let i = 1; i < fields.length; i += 2) {
+      this.args.push(fields[i] as string);
+    }
+    this.length += 1;
+    return this;
+  }
+
   xack(key: string, group: string, ...ids: string[]): this {
     return this.command('XACK', key, [group, ...ids]);
   }
@@ -156,17 +199,50 @@ export class ScriptCall implements CommitSink {
   }
 
   private command(name: string, key: string, args: Array<string | number>): this {
+    this.item(name, this.indexOf(key), args.length);
+    for (const arg of args) {
+      this.args.push(arg);
+    }
+    this.length += 1;
+    return this;
+  }
+
+  private item(name: string, keyIndex: number, count: number): void {
+    this.args.push(name, keyIndex, count);
+    this.items += 1;
+  }
+
+  private indexOf(key: string): number {
     let index = this.keyIndex.get(key);
     if (index === undefined) {
       index = this.keys.push(key);
       this.keyIndex.set(key, index);
     }
-    this.args.push(name, index, args.length);
-    for (const arg of args) {
-      this.args.push(arg);
+    return index;
+  }
+
+  /** The FIELDS number of `fields`' names after `options`, declared here if new to the batch. */
+  private fieldListOf(options: readonly string[], fields: readonly string[]): number {
+    const count = fields.length / 2;
+    search: for (let at = 0; at < this.fieldLists.length; at += 1) {
+      const list = this.fieldLists[at] as { options: readonly string[]; names: string[] };
+      if (list.options !== options || list.names.length !== count) {
+        continue;
+      }
+      for (let i = 0; i < count; i += 1) {
+        if (list.names[i] !== fields[2 * i]) {
+          continue search;
+        }
+      }
+      return at + 1;
     }
-    this.commands += 1;
-    this.length += 1;
-    return this;
+    const names: string[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      names.push(fields[i] as string);
+    }
+    this.fieldLists.push({ options, names });
+    this.item('FIELDS', 0, 1 + options.length + count);
+    this.args.push(options.length, ...options, ...names);
+    return this.fieldLists.length;
   }
 }

@@ -57,7 +57,13 @@ export interface DispatcherContext {
  * until it is done.
  */
 export class Dispatcher {
-  constructor(private readonly ctx: DispatcherContext) {}
+  /** XADD's arguments before an output's fields: one array, so the script call can share it. */
+  private readonly xaddOptions: readonly string[];
+
+  constructor(private readonly ctx: DispatcherContext) {
+    const maxLen = ctx.settings.maxLen;
+    this.xaddOptions = maxLen > 0 ? ['MAXLEN', '~', String(maxLen), '*'] : ['*'];
+  }
 
   readonly dispatch: Dispatch = (stream, eventType, entryId, fields, deliveryCount) => {
     // A read or claim that returns after stopReading() is still dispatched:
@@ -220,10 +226,10 @@ export class Dispatcher {
   }
 
   private addTo(multi: CommitWriter, stream: string, fields: string[]): void {
-    if (this.ctx.settings.maxLen > 0) {
-      multi.xadd(stream, 'MAXLEN', '~', this.ctx.settings.maxLen, '*', ...fields);
+    if (multi.xaddFields) {
+      multi.xaddFields(stream, this.xaddOptions, fields);
     } else {
-      multi.xadd(stream, '*', ...fields);
+      multi.xadd(stream, ...this.xaddOptions, ...fields);
     }
   }
 
