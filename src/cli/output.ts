@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import type Table from 'cli-table3';
 
 /** True when stdout is a terminal: tables and colour there, JSON or plain text otherwise. */
 export function isTerminal(): boolean {
@@ -18,8 +18,12 @@ export function paint(text: string, colour: keyof typeof ANSI): string {
 
 /** A table rendered with cli-table3; plain borders when not a terminal. */
 export function renderTable(head: string[], rows: Array<Array<string | number>>): string {
+  // Required on first use: `run` never draws a table, and every command
+  // module (so this one) is loaded at its start (issue 16).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const TableClass = require('cli-table3') as typeof Table;
   // An empty head gives a key/value table without a header row.
-  const table = new Table({
+  const table = new TableClass({
     ...(head.length > 0 ? { head } : {}),
     style: colourOn() ? { head: ['cyan'], border: ['grey'] } : { head: [], border: [] },
   });

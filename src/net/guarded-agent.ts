@@ -1,8 +1,9 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import type { HostAllowList } from './host-allow-list';
+import { undici } from './undici';
 
 /** Outbound HTTP refused by the allow-list; never worth retrying. */
 export class HostRefusedError extends Error {
@@ -103,7 +104,7 @@ export function guardedLookup(allowList: HostAllowList): LookupFunction {
  * Redirects are never followed: undici's `request` returns a 3xx as is.
  */
 export function createGuardedAgent(allowList: HostAllowList): Agent {
-  return new Agent({
+  return new (undici().Agent)({
     keepAliveTimeout: 10_000,
     connections: 64,
     connect: { lookup: guardedLookup(allowList) },

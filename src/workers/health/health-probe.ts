@@ -1,4 +1,4 @@
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redactText } from '../../logging/redact';
 import type { HealthCheckSpec } from '../../domain/deployment';
 import {
@@ -9,6 +9,7 @@ import {
 } from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
 import { RequestDeadline } from '../../net/request-deadline';
+import { undici } from '../../net/undici';
 import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
 import type { EntrySpan, RequestSpan } from '../../tracing/tracing';
 
@@ -173,7 +174,7 @@ async function requestOnce(
 ): Promise<Attempt> {
   const timeout = new RequestDeadline(signal, timeoutMs);
   try {
-    const response = await request(url, {
+    const response = await undici().request(url, {
       method: 'GET',
       dispatcher,
       signal: timeout.signal,

@@ -33,7 +33,8 @@ import { writeRegistryEntry } from './registry-write';
 @Injectable()
 export class HealthWorker extends StreamWorker implements OnApplicationShutdown {
   private readonly allowList: HostAllowList;
-  private readonly agent: Agent;
+  /** Created by the first request, so undici loads then and not at start (src/net/undici.ts). */
+  private agent: Agent | undefined;
 
   constructor(
     consumers: StreamConsumerFactory,
@@ -44,7 +45,6 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
   ) {
     super('health', consumers, config);
     this.allowList = new HostAllowList(config.validation.healthCheckAllowedHosts);
-    this.agent = createGuardedAgent(this.allowList);
   }
 
   async handle(message: InboundMessage): Promise<HandlerResult> {
@@ -61,7 +61,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
     }
     const deployment = parsed.data;
     const outcome = await probeHealth(deployment.healthCheck, {
-      dispatcher: this.agent,
+      dispatcher: (this.agent ??= createGuardedAgent(this.allowList)),
       allowList: this.allowList,
       caps: this.config.validation.healthCheck,
       signal: message.signal,
@@ -125,6 +125,6 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
 
   /** After the supervisor has drained the workers: close idle keep-alive sockets. */
   async onApplicationShutdown(): Promise<void> {
-    await this.agent.close();
+    await this.agent?.close();
   }
 }

@@ -1,4 +1,4 @@
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { redactText } from '../../logging/redact';
 import {
   abortableSleep,
@@ -8,6 +8,7 @@ import {
 } from '../../net/guarded-agent';
 import type { HostAllowList } from '../../net/host-allow-list';
 import { RequestDeadline } from '../../net/request-deadline';
+import { undici } from '../../net/undici';
 import { NOOP_ENTRY_SPAN } from '../../tracing/noop-tracing';
 import type { EntrySpan, RequestPurpose, RequestSpan } from '../../tracing/tracing';
 
@@ -179,7 +180,7 @@ async function postOnce(
   const { signal } = options;
   const timeout = new RequestDeadline(signal, requestTimeoutMs);
   try {
-    const response = await request(target.url, {
+    const response = await undici().request(target.url, {
       method: 'POST',
       dispatcher: options.dispatcher,
       body: target.body,

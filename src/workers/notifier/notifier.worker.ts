@@ -30,7 +30,8 @@ const MAX_RETRY_DELAY_MS = 30_000;
 @Injectable()
 export class NotifierWorker extends StreamWorker implements OnApplicationShutdown {
   private readonly allowList: HostAllowList;
-  private readonly agent: Agent;
+  /** Created by the first request, so undici loads then and not at start (src/net/undici.ts). */
+  private agent: Agent | undefined;
   private readonly ledger: DeliveryLedger;
   private readonly metrics: NotifierMetrics;
 
@@ -44,7 +45,6 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
   ) {
     super('notifier', consumers, config);
     this.allowList = new HostAllowList(config.validation.notifyAllowedHosts);
-    this.agent = createGuardedAgent(this.allowList);
     this.ledger = new DeliveryLedger(
       redis.client,
       (id) => this.topology.deliveryKey(id),
@@ -64,7 +64,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
     const { notify } = this.config;
     const deadline = Date.now() + handlerBudgetMs(this.config.workers.notifier.handlerTimeoutMs);
     const sent = await sendNotification(notification, {
-      dispatcher: this.agent,
+      dispatcher: (this.agent ??= createGuardedAgent(this.allowList)),
       allowList: this.allowList,
       policy: {
         maxAttempts: notify.maxAttempts,
@@ -130,6 +130,6 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
 
   /** After the supervisor has drained the workers: close idle keep-alive sockets. */
   async onApplicationShutdown(): Promise<void> {
-    await this.agent.close();
+    await this.agent?.close();
   }
 }
