@@ -6,7 +6,8 @@ import type { Committer } from './committer';
 import type { ConsumerScope } from './contracts';
 import type { Outcomes } from './outcomes';
 import type { Reclaimer } from './reclaimer';
-import { isBusyGroupError } from './redis-wait';
+import { reconnectDelay } from '../../redis/redis-options';
+import { ConnectionLostError, isBusyGroupError, passesByItself, sleep } from './redis-wait';
 
 /**
  * XGROUP CREATE … MKSTREAM at `startId`: true when created, false when the
@@ -49,11 +50,17 @@ export async function ensureGroups(
 /** What a consumer's group membership needs. */
 export interface ConsumerGroupsContext extends ConsumerScope {
   streams: ConsumerSpec['streams'];
-  commands: Pick<Commands, 'client' | 'ready' | 'run' | 'within'>;
+  commands: Pick<Commands, 'client' | 'ready' | 'run' | 'within' | 'waitReady'>;
   committer: Pick<Committer, 'watermark'>;
   reclaimer: Pick<Reclaimer, 'forget'>;
   outcomes: Pick<Outcomes, 'countError'>;
 }
+
+/**
+ * Tries at joining a group at start when the connection drops or Redis fails
+ * over meanwhile: with the reconnect backoff, about 15–30 s in all.
+ */
+const JOIN_ATTEMPTS = 10;
 
 /** Below this much time left, the optional XPENDING/DELCONSUMER clean-up is skipped. */
 const MIN_CLEANUP_MS = 300;
@@ -74,6 +81,39 @@ export class ConsumerGroups {
     );
     await commands.run(commands.client.xgroup('CREATECONSUMER', stream, group, consumerName));
     return created;
+  }
+
+  /**
+   * create() for each of the worker's streams, at start. A connection lost
+   * or a failover meanwhile is waited out (reconnect, then backoff) as the
+   * read loop does, so a failover that lands on a start does not fail the
+   * worker; a refusal that waiting does not mend (NOPERM, WRONGTYPE) throws
+   * at once. `wanted()` false (a stop came) or `signal` aborted end it.
+   */
+  async join(fromId: string, wanted: () => boolean, signal: AbortSignal): Promise<void> {
+    const { commands, worker, log } = this.ctx;
+    for (const { stream } of this.ctx.streams) {
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await this.create(stream, fromId);
+          break;
+        } catch (error) {
+          const passes = error instanceof ConnectionLostError || passesByItself(error);
+          if (!passes || attempt >= JOIN_ATTEMPTS || !wanted()) {
+            throw error;
+          }
+          log.info(
+            { event: 'consumer.start_retry', worker, stream, attempt, err: error },
+            'joining the consumer group was interrupted; retrying once Redis is back',
+          );
+          await sleep(reconnectDelay(attempt), signal);
+          await commands.waitReady(signal);
+        }
+      }
+      if (!wanted()) {
+        return;
+      }
+    }
   }
 
   /**

@@ -93,10 +93,12 @@ export class StreamConsumer {
       await Promise.all([reads.connect(), commands.connect()]);
       // stop() or stopReading() may land while we wait: nothing may be armed after it.
       this.throwIfStopped();
-      for (const { stream } of this.spec.streams) {
-        await groups.create(stream, this.settings.groupStartId);
-        this.throwIfStopped();
-      }
+      await groups.join(
+        this.settings.groupStartId,
+        () => !this.stopping && !this.readingStopped,
+        this.deadline.signal,
+      );
+      this.throwIfStopped();
     } catch (error) {
       reads.disconnect();
       commands.disconnect();
