@@ -116,6 +116,41 @@ export class RedisSentinel {
     return replica;
   }
 
+  /**
+   * A graceful restart of the master, as an operator's rolling restart:
+   * SIGTERM (Redis waits for the replica to catch up before it exits, so no
+   * acknowledged write is lost), the sentinels promote the replica, then the
+   * old master starts again on its address and the sentinels make it the new
+   * master's replica. Resolves once the link is up; returns the new master.
+   */
+  async restartMaster(): Promise<RedisServer> {
+    const { master: old, replica } = this;
+    if (!replica) {
+      throw new Error('no replica left to promote');
+    }
+    await old.stop();
+    await waitFor(
+      () => this.promoted(replica),
+      `the sentinels did not promote the replica on port ${replica.port}`,
+    );
+    await old.start();
+    // The sentinels notice the old master on their next INFO of it (every 10 s for a replica).
+    await waitFor(
+      () => this.settled(replica, old),
+      `the sentinels did not make port ${old.port} a replica of port ${replica.port}`,
+    );
+    this.master = replica;
+    this.replica = old;
+    return replica;
+  }
+
+  /** The data nodes (master and replica) that run. */
+  get dataNodes(): RedisServer[] {
+    return [this.master, this.replica].filter(
+      (server): server is RedisServer => server?.pid !== undefined,
+    );
+  }
+
   /** Kills every process by pid and removes their folders. */
   async stop(): Promise<void> {
     const all = [this.master, this.replica, ...this.sentinelServers, ...this.dead];

@@ -8,6 +8,7 @@
  * registry and the sink's record. Exit 1 on any violation.
  *
  *   npm run chaos -- --seed 1234 --deployments 10000 --rate 100 --processes 3
+ *   npm run chaos -- --topology sentinel   (or cluster; standalone by default)
  *
  * Replay a failed run with its seed. Needs redis-server on PATH.
  */

@@ -43,6 +43,8 @@ export class FaultInjector {
     private readonly redis: ChaosRedis,
     private readonly fleet: ServiceFleet,
     private readonly random: Random,
+    /** A stream of the pipeline: on Sentinel and Cluster, the restart aims at its master. */
+    private readonly streamKey: string,
     private readonly startedAt: number,
     private readonly log: (line: string) => void,
   ) {}
@@ -81,10 +83,15 @@ export class FaultInjector {
         );
         return;
       }
-      case 'redis-restart':
-        await this.redis.restart();
-        this.record({ kind, atMs }, 'graceful stop and start, AOF kept');
+      case 'redis-restart': {
+        // Counted even when it fails half way: a master stopped is a fault all the same.
+        const detail = await this.redis.restart(this.streamKey).catch((error: unknown) => {
+          this.record({ kind, atMs }, `failed part way: ${String(error)}`);
+          throw error;
+        });
+        this.record({ kind, atMs }, detail);
         return;
+      }
       case 'client-pause': {
         const ms = this.random.int(1000, 3000);
         await this.redis.pause(ms);

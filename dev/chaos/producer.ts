@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection-factory';
 import type { PlannedDeployment } from './history';
 import type { Random } from './random';
 
@@ -85,7 +85,7 @@ function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
  * error, and then the stream holds the event twice.
  */
 export async function publish(
-  redis: Redis,
+  redis: RedisClient,
   stream: string,
   requests: PlannedRequest[],
   ratePerSecond: number,

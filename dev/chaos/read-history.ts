@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection-factory';
 import { parseEnvelope } from '../../src/streams/envelope';
 import { decodeDeadLetter } from '../../src/streams/dead-letter';
 import { EVENT_TYPES, type StreamTopology } from '../../src/streams/topology';
@@ -6,7 +6,7 @@ import { WORKER_NAMES } from '../../src/config/worker-names';
 import type { GroupState, History, RegistryValue, StageEvent, WebhookDelivery } from './history';
 
 /** Every entry of a stream, in pages. */
-async function readAll(redis: Redis, stream: string): Promise<Array<[string, string[]]>> {
+async function readAll(redis: RedisClient, stream: string): Promise<Array<[string, string[]]>> {
   const out: Array<[string, string[]]> = [];
   let start = '-';
   for (;;) {
@@ -19,7 +19,7 @@ async function readAll(redis: Redis, stream: string): Promise<Array<[string, str
   }
 }
 
-async function readEvents(redis: Redis, stream: string): Promise<StageEvent[]> {
+async function readEvents(redis: RedisClient, stream: string): Promise<StageEvent[]> {
   return (await readAll(redis, stream)).map(([entryId, fields]) => {
     const envelope = parseEnvelope(fields, Number.MAX_SAFE_INTEGER);
     const data = envelope.data !== null && typeof envelope.data === 'object' ? envelope.data : {};
@@ -34,7 +34,7 @@ async function readEvents(redis: Redis, stream: string): Promise<StageEvent[]> {
 }
 
 /** Pending and lag of every group the service reads with (XINFO GROUPS, Redis ≥ 7 for lag). */
-async function readGroups(redis: Redis, topology: StreamTopology): Promise<GroupState[]> {
+async function readGroups(redis: RedisClient, topology: StreamTopology): Promise<GroupState[]> {
   const out: GroupState[] = [];
   const streams = new Set(
     WORKER_NAMES.flatMap((worker) => topology.readsOf(worker).map((r) => r.stream)),
@@ -60,7 +60,7 @@ async function readGroups(redis: Redis, topology: StreamTopology): Promise<Group
 
 /** The history a chaos run left in Redis, plus the sink's record of deliveries. */
 export async function readHistory(
-  redis: Redis,
+  redis: RedisClient,
   topology: StreamTopology,
   environments: string[],
   webhooks: WebhookDelivery[],

@@ -1,10 +1,22 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection-factory';
+import { askNode } from '../redis-admin';
+import { RedisCluster } from '../redis-cluster';
+import { RedisSentinel } from '../redis-sentinel';
 import { RedisServer } from '../redis-server';
+import { killClientsOf, pauseNodes } from './node-faults';
 
-/** Redis topologies a chaos run can use; Sentinel and Cluster plug in here. */
-export const TOPOLOGIES = ['standalone'] as const;
+export const TOPOLOGIES = ['standalone', 'sentinel', 'cluster'] as const;
 export type TopologyKind = (typeof TOPOLOGIES)[number];
+
+export interface ClientOptions {
+  /**
+   * `false` for the producer: a command in flight when the connection drops
+   * is not sent again behind its back (ioredis then never settles it; the
+   * producer times it out and counts a retry).
+   */
+  resend?: boolean;
+}
 
 /**
  * The Redis a chaos run stands on, and the Redis-side faults it can inject.
@@ -14,49 +26,34 @@ export interface ChaosRedis {
   readonly kind: TopologyKind;
   /** Variables that point a service process at it. */
   serviceEnv(): NodeJS.ProcessEnv;
+  /** A client for the producer, the faults and the history; the caller disconnects it. */
+  client(name: string, options?: ClientOptions): RedisClient;
   /**
-   * A client for the producer, the faults and the history; the caller
-   * disconnects it. `resend: false` for the producer: a command in flight
-   * when the connection drops is not sent again behind its back (ioredis
-   * then never settles it; the producer times it out and counts a retry).
+   * A graceful restart of the node(s) holding the streams, data kept:
+   * standalone, a stop and start with AOF; Sentinel and Cluster, the master
+   * stops (after its replica caught up), the replica takes over, and the old
+   * master comes back as its replica.
    */
-  client(name: string, options?: { resend?: boolean }): Redis;
-  /** Stops the data node(s) gracefully and starts them again on the same address, data kept. */
-  restart(): Promise<void>;
+  restart(streamKey: string): Promise<string>;
   /** CLIENT PAUSE on every data node. */
   pause(ms: number): Promise<void>;
-  /**
-   * CLIENT KILL of the connections of the service process `pid` (of every
-   * service process when its sockets cannot be told apart). Returns how many.
-   */
+  /** CLIENT KILL of the service process `pid`'s connections, on every node. Returns how many. */
   killConnections(pid: number): Promise<number>;
   dispose(): Promise<void>;
 }
 
-/** Local TCP ports of the sockets process `pid` holds (Linux /proc), or undefined elsewhere. */
-function localPortsOf(pid: number): Set<number> | undefined {
-  try {
-    const inodes = new Set<string>();
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      const link = readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: 'utf8' });
-      const match = /^socket:\[(\d+)\]$/.exec(link);
-      if (match) {
-        inodes.add(match[1] as string);
-      }
-    }
-    const ports = new Set<number>();
-    for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-      for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-        const columns = line.trim().split(/\s+/);
-        if (columns.length > 9 && inodes.has(columns[9] as string)) {
-          ports.add(parseInt((columns[1] as string).split(':')[1] as string, 16));
-        }
-      }
-    }
-    return ports;
-  } catch {
-    return undefined;
-  }
+function quiet<T extends RedisClient>(client: T): T {
+  // Faults drop connections on purpose; ioredis reconnects by itself.
+  client.on('error', () => undefined);
+  return client;
+}
+
+function redisOptions(name: string, options: ClientOptions) {
+  return {
+    connectionName: name,
+    maxRetriesPerRequest: 3,
+    autoResendUnfulfilledCommands: options.resend ?? true,
+  };
 }
 
 /** One redis-server with AOF, every write fsynced: a restart loses nothing acknowledged. */
@@ -69,49 +66,21 @@ class StandaloneRedis implements ChaosRedis {
     return { REDIS_URL: this.server.url };
   }
 
-  client(name: string, options: { resend?: boolean } = {}): Redis {
-    const client = new Redis(this.server.url, {
-      connectionName: name,
-      maxRetriesPerRequest: 3,
-      autoResendUnfulfilledCommands: options.resend ?? true,
-    });
-    // Faults drop connections on purpose; ioredis reconnects by itself.
-    client.on('error', () => undefined);
-    return client;
+  client(name: string, options: ClientOptions = {}): RedisClient {
+    return quiet(new Redis(this.server.url, redisOptions(name, options)));
   }
 
-  restart(): Promise<void> {
-    return this.server.restart();
+  async restart(): Promise<string> {
+    await this.server.restart();
+    return 'graceful stop and start, AOF kept';
   }
 
-  async pause(ms: number): Promise<void> {
-    const admin = this.client('chaos:fault');
-    try {
-      await admin.client('PAUSE', ms, 'ALL');
-    } finally {
-      admin.disconnect();
-    }
+  pause(ms: number): Promise<void> {
+    return pauseNodes([this.server.port], ms);
   }
 
-  async killConnections(pid: number): Promise<number> {
-    const admin = this.client('chaos:fault');
-    try {
-      const ports = localPortsOf(pid);
-      const list = (await admin.client('LIST')) as string;
-      let killed = 0;
-      for (const line of list.split('\n')) {
-        const id = /\bid=(\d+)/.exec(line)?.[1];
-        const port = Number(/\baddr=[^ ]*:(\d+)/.exec(line)?.[1]);
-        const name = /\bname=(\S*)/.exec(line)?.[1] ?? '';
-        const theirs = ports ? ports.has(port) : name.startsWith('printery');
-        if (id && theirs) {
-          killed += Number(await admin.client('KILL', 'ID', id));
-        }
-      }
-      return killed;
-    } finally {
-      admin.disconnect();
-    }
+  killConnections(pid: number): Promise<number> {
+    return killClientsOf([this.server.port], pid);
   }
 
   dispose(): Promise<void> {
@@ -119,11 +88,118 @@ class StandaloneRedis implements ChaosRedis {
   }
 }
 
+/** A master, a replica and three sentinels (dev/redis-sentinel.ts). */
+class SentinelRedis implements ChaosRedis {
+  readonly kind = 'sentinel' as const;
+
+  constructor(private readonly deployment: RedisSentinel) {}
+
+  serviceEnv(): NodeJS.ProcessEnv {
+    return {
+      REDIS_SENTINELS: this.deployment.sentinels,
+      REDIS_SENTINEL_MASTER: this.deployment.masterName,
+    };
+  }
+
+  client(name: string, options: ClientOptions = {}): RedisClient {
+    return quiet(
+      new Redis({
+        sentinels: this.deployment.sentinelServers.map((s) => ({
+          host: '127.0.0.1',
+          port: s.port,
+        })),
+        name: this.deployment.masterName,
+        ...redisOptions(name, options),
+      }),
+    );
+  }
+
+  async restart(): Promise<string> {
+    const old = this.deployment.master.port;
+    const now = await this.deployment.restartMaster();
+    return `master ${old} stopped, replica ${now.port} promoted, ${old} back as its replica`;
+  }
+
+  pause(ms: number): Promise<void> {
+    return pauseNodes([this.deployment.master.port], ms);
+  }
+
+  killConnections(pid: number): Promise<number> {
+    return killClientsOf(
+      [...this.deployment.dataNodes, ...this.deployment.sentinelServers].map((s) => s.port),
+      pid,
+    );
+  }
+
+  dispose(): Promise<void> {
+    return this.deployment.stop();
+  }
+}
+
+/** Three masters with a replica each (dev/redis-cluster.ts). */
+class ClusterRedis implements ChaosRedis {
+  readonly kind = 'cluster' as const;
+
+  constructor(private readonly cluster: RedisCluster) {}
+
+  serviceEnv(): NodeJS.ProcessEnv {
+    return { REDIS_CLUSTER_NODES: this.cluster.seeds };
+  }
+
+  client(name: string, options: ClientOptions = {}): RedisClient {
+    return quiet(
+      new Cluster(
+        this.cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+        { redisOptions: redisOptions(name, options) },
+      ),
+    );
+  }
+
+  async restart(streamKey: string): Promise<string> {
+    const { master, replica } = await this.cluster.shardOf(streamKey);
+    if (!replica) {
+      throw new Error(`the master on port ${master.port} has no live replica to take over`);
+    }
+    // SIGTERM: the master waits for its replica to catch up, so nothing acknowledged is lost.
+    await master.stop();
+    await this.cluster.waitHealthy();
+    await this.cluster.revive(master);
+    return `master ${master.port} stopped, replica ${replica.port} took its slots, ${master.port} back as its replica`;
+  }
+
+  async pause(ms: number): Promise<void> {
+    const roles = await Promise.all(
+      this.cluster.live.map(async (node) => ((await askNode(node.port, 'ROLE')) as unknown[])[0]),
+    );
+    await pauseNodes(
+      this.cluster.live.filter((_, i) => roles[i] === 'master').map((node) => node.port),
+      ms,
+    );
+  }
+
+  killConnections(pid: number): Promise<number> {
+    return killClientsOf(
+      this.cluster.live.map((node) => node.port),
+      pid,
+    );
+  }
+
+  dispose(): Promise<void> {
+    return this.cluster.stop();
+  }
+}
+
+/** Every write to disk at once, so a restart loses nothing acknowledged. */
+const DURABLE = ['--appendonly', 'yes', '--appendfsync', 'always'];
+
 export async function startChaosRedis(kind: TopologyKind): Promise<ChaosRedis> {
   switch (kind) {
     case 'standalone':
-      return new StandaloneRedis(
-        await RedisServer.start({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] }),
-      );
+      return new StandaloneRedis(await RedisServer.start({ args: DURABLE }));
+    case 'sentinel':
+      // down-after above the longest CLIENT PAUSE (3 s): a pause is not a failover.
+      return new SentinelRedis(await RedisSentinel.start({ downAfterMs: 4000 }));
+    case 'cluster':
+      return new ClusterRedis(await RedisCluster.start());
   }
 }

@@ -53,6 +53,11 @@ class ServiceProcess {
 
   async start(): Promise<boolean> {
     this.port = await freePort();
+    if (this.retired) {
+      // The fleet stopped while this start waited for a port: a process spawned
+      // now would outlive the run (and keep jest from exiting).
+      return false;
+    }
     const log = openSync(this.logFile, 'a');
     const child = spawn(process.execPath, [CLI, 'run', '--port', String(this.port)], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, ...this.env },
@@ -77,6 +82,9 @@ class ServiceProcess {
     this.ready = await waitReady(this.port, 30_000);
     return this.ready;
   }
+
+  /** Set by the fleet's stop: no start spawns anything after it. */
+  retired = false;
 
   /** Sends `signal` and waits for the exit (SIGTERM: a drain of at most SHUTDOWN_TIMEOUT_MS). */
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
@@ -131,6 +139,13 @@ export class ServiceFleet {
 
   async stop(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.processes.map((p) => p.stop('SIGTERM')));
+    await Promise.all(
+      this.processes.map((p) => {
+        p.retired = true;
+        return p.stop('SIGTERM');
+      }),
+    );
+    // A start already past its check spawned during the stop: kill what is left.
+    await Promise.all(this.processes.filter((p) => p.up).map((p) => p.stop('SIGKILL')));
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../src/redis/connection-factory';
 import { StreamTopology } from '../../src/streams/topology';
 import { type Report, check } from './checker';
 import { faultSchedule, FaultInjector, DEFAULT_FAULT_MIX } from './faults';
@@ -47,7 +47,7 @@ const MAX_DELIVERIES = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Deployment ids that have a notification:sent, read on from `after`. */
-async function notifiedSince(redis: Redis, stream: string, after: string, into: Set<string>) {
+async function notifiedSince(redis: RedisClient, stream: string, after: string, into: Set<string>) {
   let last = after;
   for (;;) {
     const page = await redis.xrange(stream, last === '0' ? '-' : `(${last}`, '+', 'COUNT', 2000);
@@ -66,7 +66,7 @@ async function notifiedSince(redis: Redis, stream: string, after: string, into: 
 }
 
 /** Until every consumer group has nothing pending and nothing unread, or `ms` pass. */
-async function settle(redis: Redis, topology: StreamTopology, ms: number): Promise<void> {
+async function settle(redis: RedisClient, topology: StreamTopology, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     const history = await readHistory(redis, topology, [], []).catch(() => undefined);
@@ -86,7 +86,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const random = new Random(options.seed);
   const logDir = mkdtempSync(join(tmpdir(), 'printery-chaos-'));
   const runId = `chaos-${options.seed.toString(16)}`;
-  const topology = new StreamTopology(`${runId}:events`, `${runId}:registry`);
+  // The hash tag keeps every stream of the run in one slot, as Redis Cluster requires.
+  const topology = new StreamTopology(`{${runId}}:events`, `${runId}:registry`);
   const redis = await startChaosRedis(options.topology);
   const targets = await startFlakyTargets(new Random(options.seed ^ 0x5eed));
   const admin = redis.client('chaos:admin');
@@ -98,7 +99,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       STREAM_PREFIX: topology.prefix,
       REGISTRY_PREFIX: topology.registryPrefix,
       ENVIRONMENT: 'development',
-      LOG_LEVEL: 'warn',
+      // CHAOS_LOG_LEVEL=debug when replaying a seed to see what a service did.
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
       HEALTHCHECK_ALLOWED_HOSTS: '127.0.0.1',
       NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
       NOTIFY_WEBHOOK_URLS: targets.sink.url('/hook/default'),
@@ -107,6 +109,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       SHUTDOWN_TIMEOUT_MS: '10000',
       STREAM_MAXLEN: '0',
       MAX_DELIVERIES: String(MAX_DELIVERIES),
+      // Faults land on process starts: a worker that starts while the master
+      // fails over waits for it, on a loaded machine longer than the default
+      // 15 s, which would fail the worker and exit the process (standalone).
+      WORKER_START_TIMEOUT_MS: '60000',
     },
     logDir,
   );
@@ -131,7 +137,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const over = () => Date.now() > deadline || options.signal?.aborted === true;
     const publishMs = (options.deployments * 1000) / options.rate;
     const schedule = faultSchedule(random, options.faults, publishMs, DEFAULT_FAULT_MIX);
-    const injector = new FaultInjector(redis, fleet, random, runStart, options.log);
+    const injector = new FaultInjector(
+      redis,
+      fleet,
+      random,
+      topology.stream('deployment:started'),
+      runStart,
+      options.log,
+    );
     const faulting = (async () => {
       for (const fault of schedule) {
         await sleep(runStart + fault.atMs - Date.now());

@@ -1,6 +1,5 @@
-import { renderReport } from '../../dev/chaos/report-table';
 import { Random } from '../../dev/chaos/random';
-import { runSoak } from '../../dev/chaos/soak';
+import { SHORT_SOAK_TIMEOUT_MS, expectShortSoakHolds } from './soak-case';
 
 // Real: three built service processes (dist/main.js), one redis-server with
 // AOF, flaky loopback health target and webhook sink, faults of every kind
@@ -15,33 +14,7 @@ describe('chaos soak (short)', () => {
     ['a random seed', RANDOM_SEED],
   ])(
     'holds every invariant under %s (%d)',
-    async (_name, seed) => {
-      const lines: string[] = [];
-      const result = await runSoak({
-        seed,
-        deployments: 300,
-        rate: 40,
-        processes: 3,
-        faults: 6,
-        services: 20,
-        topology: 'standalone',
-        timeLimitMs: 75_000,
-        claimIdleMs: 1500,
-        log: (line) => lines.push(line),
-      });
-      // On failure the message is the whole run: each fault, the table, every violation, the logs.
-      const verdict =
-        result.report.violations.length === 0
-          ? 'no violations'
-          : [...lines, renderReport(result.report, seed, result.wallMs, result.timedOut)].join(
-              '\n',
-            );
-      expect(verdict).toBe('no violations');
-      expect(result.report.faults).toEqual(expect.any(Object));
-      expect(Object.values(result.report.faults).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(
-        5,
-      );
-    },
-    100_000,
+    (_name, seed) => expectShortSoakHolds('standalone', seed),
+    SHORT_SOAK_TIMEOUT_MS,
   );
 });
