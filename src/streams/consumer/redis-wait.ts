@@ -143,12 +143,18 @@ export async function settledWithin(
 }
 
 /**
- * Closed for good. A Cluster client that was disconnected may settle on
- * 'close' after its 'end' (ioredis emits both once per node it drops), and
- * it never reconnects once disconnected on purpose; only the drain asks.
+ * Closed for good, asked only after a disconnect() (the drain). A Cluster
+ * client may settle on 'close' after its 'end' (ioredis emits both once per
+ * node it drops). A client that was waiting to reconnect when it was
+ * disconnected has no socket left to close, so ioredis never emits 'end' for
+ * it; its reconnect timer is cleared, so it stays as it is: waiting for 'end'
+ * there cost a stop 1 s per worker stage while Redis was down.
  */
 function hasEnded(connection: RedisClient): boolean {
-  return connection.status === 'end' || (isCluster(connection) && connection.status === 'close');
+  const { status } = connection;
+  return (
+    status === 'end' || (isCluster(connection) ? status === 'close' : status === 'reconnecting')
+  );
 }
 
 /** Resolves once ioredis has finished closing the connection (or after `ms`). */

@@ -22,6 +22,24 @@ describe('StreamConsumer', () => {
       expect(c.connections.every((conn) => conn.status === 'end')).toBe(true);
     });
 
+    it('returns at once while Redis is down, and does not reconnect afterwards', async () => {
+      const c = h.start({ settings: { blockMs: 5000 }, handler: okHandler });
+      await c.consumer.start(() => undefined);
+      await sleep(200);
+      await h.server.stop();
+      try {
+        await eventually(() => c.connections.every((conn) => conn.status === 'reconnecting'));
+        const begun = performance.now();
+        await c.consumer.stop(Date.now() + 10_000);
+        expect(performance.now() - begun).toBeLessThan(500);
+      } finally {
+        await h.server.start();
+      }
+      // Given time to reconnect, a stopped consumer must not come back.
+      await sleep(1000);
+      expect(c.connections.map((conn) => conn.status)).not.toContain('ready');
+    });
+
     it('leaves nothing running when it lands while start() is still creating groups', async () => {
       const c = h.start({ worker: 'notifier', handler: okHandler });
       const starting = c.consumer.start(() => undefined);
