@@ -66,8 +66,12 @@ export class ReadLoop {
           await reads.identify();
         }
         if (Date.now() >= this.nextClaimAt && tasks.freeSlots > 0 && !signal.aborted) {
-          await reclaimer.claimIdle(signal);
-          this.nextClaimAt = Date.now() + this.claimIntervalMs;
+          // A backlog of idle entries (a crashed consumer's, an outage's
+          // failures) is worked off at the handlers' pace, not one claim
+          // round per interval: at concurrency 1 and the default 60 s idle,
+          // that was one entry per 30 s per process.
+          const more = await reclaimer.claimIdle(signal);
+          this.nextClaimAt = Date.now() + (more ? 0 : this.claimIntervalMs);
         }
         if (signal.aborted) {
           // stopReading() landed during an await: no new read.

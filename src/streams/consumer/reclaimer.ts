@@ -33,13 +33,19 @@ export class Reclaimer {
     this.cursors.delete(stream);
   }
 
-  /** XAUTOCLAIM entries idle for CLAIM_IDLE_MS, up to the free slots; none once `stopped`. */
-  async claimIdle(stopped: AbortSignal): Promise<void> {
+  /**
+   * XAUTOCLAIM entries idle for CLAIM_IDLE_MS, up to the free slots; none
+   * once `stopped`. True when a scan stopped short of the end of its PEL:
+   * more idle entries may wait there, and the read loop claims again as soon
+   * as a slot is free rather than a claim interval later.
+   */
+  async claimIdle(stopped: AbortSignal): Promise<boolean> {
     const { worker, group, commands, tasks } = this.ctx;
+    let more = false;
     for (const { stream, eventType } of this.ctx.streams) {
       const free = tasks.freeSlots;
       if (free <= 0 || stopped.aborted) {
-        return;
+        return true;
       }
       let reply: unknown;
       try {
@@ -68,6 +74,7 @@ export class Reclaimer {
       }
       const [cursor, entries, deletedIds] = reply as [string, RawEntry[], string[] | undefined];
       this.cursors.set(stream, cursor);
+      more ||= cursor !== '0-0';
       // Redis 7 lists entries deleted while pending separately; 6.2 returns them with nil fields.
       const deleted = [
         ...(deletedIds ?? []),
@@ -107,6 +114,7 @@ export class Reclaimer {
         this.ctx.dispatch(stream, eventType, entryId, fields, deliveryCount);
       }
     }
+    return more;
   }
 
   /**

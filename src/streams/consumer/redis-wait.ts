@@ -116,6 +116,22 @@ export function passesByItself(error: unknown): boolean {
   return error instanceof Error && PASSING.test(error.message);
 }
 
+/** ioredis's words for a connection that is not there right now (offline, ended, retries used up). */
+const NOT_CONNECTED =
+  /Stream isn't writeable|enableOfflineQueue|Connection is closed|max retries per request/i;
+
+/**
+ * Redis could not be reached for this command, whatever the connection:
+ * a handler's own Redis call failing so says nothing about its entry.
+ */
+export function isRedisUnreachable(error: unknown): boolean {
+  return (
+    error instanceof ConnectionLostError ||
+    passesByItself(error) ||
+    (error instanceof Error && NOT_CONNECTED.test(error.message))
+  );
+}
+
 export function isNoGroupError(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOGROUP');
 }
