@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: before nest-commander loads (see the file).
+import './cli/lazy-inquirer';
 import 'reflect-metadata';
 import type { Command as Commander, CommanderError } from 'commander';
 import { CommandFactory, CommandRunnerService } from 'nest-commander';
