@@ -3,8 +3,9 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
 import { isAuthError } from '../redis/connection-checks';
+import { reconnectDelay } from '../redis/redis-options';
 import { RedisService } from '../redis/redis.service';
-import { ensureGroups } from './consumer';
+import { ensureGroups, isRedisUnreachable, sleep } from './consumer';
 import { checkRedisVersion, readDurability } from './redis-checks';
 import { StreamTopology } from './topology';
 
@@ -22,7 +23,33 @@ export class StreamsStartup implements OnModuleInit {
     @InjectPinoLogger(StreamsStartup.name) private readonly logger: PinoLogger,
   ) {}
 
+  /**
+   * The checks and the groups, again while Redis drops away under them (a
+   * failover or restart right after the connection came up), until
+   * STARTUP_TIMEOUT_MS; anything else fails the start at once.
+   */
   async onModuleInit(): Promise<void> {
+    const deadline = Date.now() + this.config.redis.startupTimeoutMs;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.prepare();
+        return;
+      } catch (error) {
+        const cause = error instanceof StartupError ? error.cause : error;
+        const delay = reconnectDelay(attempt);
+        if (!isRedisUnreachable(cause) || Date.now() + delay > deadline) {
+          throw error;
+        }
+        this.logger.warn(
+          { event: 'streams.startup_retry', attempt, retryInMs: delay, err: cause },
+          'redis went away while the consumer groups were being prepared; retrying',
+        );
+        await sleep(delay);
+      }
+    }
+  }
+
+  private async prepare(): Promise<void> {
     const client = this.redis.client;
     let version: string;
     try {

@@ -24,3 +24,4 @@ export {
   type WorkerCounters,
 } from './contracts';
 export { ensureGroups } from './consumer-groups';
+export { isRedisUnreachable, sleep } from './redis-wait';
