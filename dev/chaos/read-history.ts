@@ -33,6 +33,17 @@ async function readEvents(redis: RedisClient, stream: string): Promise<StageEven
   });
 }
 
+/**
+ * Entries past the group's last-delivered-id, counted from the stream: XINFO's
+ * `lag` comes from a counter that Redis 7.0 does not keep in step on a
+ * replica (redis/redis#12898), so after a failover it reports entries
+ * read long ago as unread.
+ */
+async function undelivered(redis: RedisClient, stream: string, lastDelivered: string) {
+  const after = await redis.xrange(stream, `(${lastDelivered}`, '+', 'COUNT', 100_000);
+  return after.length;
+}
+
 /** Pending and lag of every group the service reads with (XINFO GROUPS, Redis ≥ 7 for lag). */
 async function readGroups(redis: RedisClient, topology: StreamTopology): Promise<GroupState[]> {
   const out: GroupState[] = [];
@@ -46,12 +57,11 @@ async function readGroups(redis: RedisClient, topology: StreamTopology): Promise
       for (let i = 0; i + 1 < flat.length; i += 2) {
         info.set(String(flat[i]), flat[i + 1]);
       }
-      const lag = info.get('lag');
       out.push({
         stream,
         group: String(info.get('name')),
         pending: Number(info.get('pending')),
-        lag: lag === null || lag === undefined ? null : Number(lag),
+        lag: await undelivered(redis, stream, String(info.get('last-delivered-id'))),
       });
     }
   }
