@@ -52,6 +52,15 @@ export async function publishDeployments(
   count: number,
   healthUrl: string,
   onPublished: (i: number) => Promise<void> | void = () => undefined,
+  /**
+   * Replicas each XADD must reach (WAIT) before it counts as published, as a
+   * producer that must survive a kill -9 of the master does: replication is
+   * asynchronous, and an XADD acknowledged by a master killed a moment later
+   * may never reach the replica that takes over. Not reached: sent again
+   * (same source and id, so the service runs it once). Asked per XADD: once
+   * a failover is over there may be no replica left to wait for.
+   */
+  replicasNow: () => number = () => 0,
 ): Promise<{ retries: number }> {
   const stream = topology.stream(EVENT_TYPES.deploymentStarted);
   let retries = 0;
@@ -59,7 +68,24 @@ export async function publishDeployments(
     const fields = deploymentFields(runId, i, healthUrl);
     for (let attempt = 0; ; attempt++) {
       try {
-        await redis.xadd(stream, '*', ...fields);
+        const replicas = replicasNow();
+        if (replicas === 0) {
+          await redis.xadd(stream, '*', ...fields);
+          break;
+        }
+        // One pipeline: in Cluster mode it goes to the stream's master, so WAIT counts its replicas.
+        const replies = await redis
+          .pipeline()
+          .xadd(stream, '*', ...fields)
+          .call('WAIT', replicas, 2000)
+          .exec();
+        const failure = replies?.find(([error]) => error)?.[0];
+        if (failure) {
+          throw failure;
+        }
+        if (Number(replies?.[1]?.[1]) < replicas) {
+          throw new Error(`XADD reached ${String(replies?.[1]?.[1])} of ${replicas} replicas`);
+        }
         break;
       } catch (error) {
         if (attempt >= 150) {

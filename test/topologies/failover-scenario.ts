@@ -54,6 +54,7 @@ export async function failoverScenario(options: {
   try {
     const runId = `failover-${id}`;
     let fault: Promise<void> | undefined;
+    let faultOver = false;
     const { retries } = await publishDeployments(
       options.client,
       topology,
@@ -63,11 +64,18 @@ export async function failoverScenario(options: {
       async (i) => {
         if (i === FAULT_AFTER - 1) {
           fault = options.fault(topology.deadLetterStream);
-          fault.catch(() => undefined);
+          fault.then(
+            () => (faultOver = true),
+            () => (faultOver = true),
+          );
         }
         // Spread over a few seconds, so work is in flight when the fault strikes.
         await new Promise((resolve) => setTimeout(resolve, 10));
       },
+      // Until the fault is over the master may die at any instant: each
+      // deployment is on the replica before it counts (after it, the
+      // promoted master may have no replica left).
+      () => (faultOver ? 0 : 1),
     );
     const problems: string[] = [];
     await fault?.catch((error: unknown) => {
