@@ -1,5 +1,5 @@
 import type { RedisOutage } from '../redis/redis-outage';
-import type { ConsumerLogger } from './consumer';
+import { type ConsumerLogger, NOT_CONNECTED } from './consumer';
 
 /**
  * What a consumer logs when a command fails only because Redis is away: a
@@ -17,9 +17,6 @@ const OUTAGE_SYMPTOMS = new Set([
   'message.keepalive_failed',
   'message.commit_retry',
 ]);
-
-/** ioredis's wording for "this connection is not connected right now". */
-const NOT_CONNECTED = /Stream isn't writeable|enableOfflineQueue|Connection is closed/i;
 
 /**
  * A consumer's logger that stays quiet about the symptoms of a Redis outage

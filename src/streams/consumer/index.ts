@@ -24,4 +24,4 @@ export {
   type WorkerCounters,
 } from './contracts';
 export { ensureGroups } from './consumer-groups';
-export { isRedisUnreachable, sleep } from './redis-wait';
+export { NOT_CONNECTED, isRedisUnreachable, sleep } from './redis-wait';

@@ -116,9 +116,10 @@ export function passesByItself(error: unknown): boolean {
   return error instanceof Error && PASSING.test(error.message);
 }
 
-/** ioredis's words for a connection that is not there right now (offline, ended, retries used up). */
-const NOT_CONNECTED =
-  /Stream isn't writeable|enableOfflineQueue|Connection is closed|max retries per request/i;
+/** ioredis's wording for "this connection is not connected right now". */
+export const NOT_CONNECTED = /Stream isn't writeable|enableOfflineQueue|Connection is closed/i;
+/** ioredis gave a queued command up after its reconnect attempts. */
+const RETRIES_USED_UP = /max retries per request/i;
 
 /**
  * Redis could not be reached for this command, whatever the connection:
@@ -128,7 +129,8 @@ export function isRedisUnreachable(error: unknown): boolean {
   return (
     error instanceof ConnectionLostError ||
     passesByItself(error) ||
-    (error instanceof Error && NOT_CONNECTED.test(error.message))
+    (error instanceof Error &&
+      (NOT_CONNECTED.test(error.message) || RETRIES_USED_UP.test(error.message)))
   );
 }
 
