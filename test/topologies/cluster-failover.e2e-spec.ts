@@ -1,7 +1,6 @@
 import type { Cluster } from 'ioredis';
-import { LoopbackSink } from '../../dev/loopback-sink';
 import { RedisCluster } from '../../dev/redis-cluster';
-import { failoverScenario, verdict } from './failover-scenario';
+import { failoverScenario, useFailoverSinks, verdict } from './failover-scenario';
 
 // Real: a 3-master, 3-replica Redis Cluster on loopback (dev/redis-cluster.ts),
 // the built service (`node dist/main.js run`) in Cluster mode, loopback sinks
@@ -11,20 +10,16 @@ import { failoverScenario, verdict } from './failover-scenario';
 describe('the service on a Redis Cluster when the pipeline’s master fails over', () => {
   let cluster: RedisCluster;
   let client: Cluster;
-  let health: LoopbackSink;
-  let sink: LoopbackSink;
+  const sinks = useFailoverSinks();
 
   beforeAll(async () => {
     cluster = await RedisCluster.start();
     client = cluster.client();
     client.on('error', () => undefined);
-    health = await LoopbackSink.start({ record: false });
-    sink = await LoopbackSink.start({ record: false });
   }, 60_000);
 
   afterAll(async () => {
     client.disconnect();
-    await Promise.all([health.close(), sink.close()]);
     await cluster.stop();
   });
 
@@ -32,8 +27,8 @@ describe('the service on a Redis Cluster when the pipeline’s master fails over
     failoverScenario({
       client,
       topologyEnv: { REDIS_CLUSTER_NODES: cluster.seeds },
-      health,
-      sink,
+      health: sinks.health,
+      sink: sinks.sink,
       fault,
     });
 

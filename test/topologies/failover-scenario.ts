@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LoopbackSink } from '../../dev/loopback-sink';
+import { LoopbackSink } from '../../dev/loopback-sink';
 import { eventually, httpGet } from '../helpers/cli-process';
 import { startService, stopService } from '../cli/cli-fixtures';
 import {
@@ -122,4 +122,34 @@ export function verdict(outcome: FailoverOutcome): string {
   return outcome.problems.length === 0
     ? 'ok'
     : `${outcome.problems.join('; ')} — duplicates ${outcome.duplicates}, publish retries ${outcome.publishRetries}`;
+}
+
+/**
+ * The loopback health target and webhook sink a failover suite needs,
+ * started before its tests and closed after them; read them inside a test.
+ */
+export function useFailoverSinks(): { readonly health: LoopbackSink; readonly sink: LoopbackSink } {
+  let health: LoopbackSink | undefined;
+  let sink: LoopbackSink | undefined;
+  beforeAll(async () => {
+    health = await LoopbackSink.start({ record: false });
+    sink = await LoopbackSink.start({ record: false });
+  });
+  afterAll(async () => {
+    await Promise.all([health?.close(), sink?.close()]);
+  });
+  const started = (s: LoopbackSink | undefined): LoopbackSink => {
+    if (!s) {
+      throw new Error('the failover sinks are not started yet (use them inside a test)');
+    }
+    return s;
+  };
+  return {
+    get health() {
+      return started(health);
+    },
+    get sink() {
+      return started(sink);
+    },
+  };
 }

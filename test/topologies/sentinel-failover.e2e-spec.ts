@@ -1,7 +1,6 @@
 import type Redis from 'ioredis';
-import { LoopbackSink } from '../../dev/loopback-sink';
 import { RedisSentinel } from '../../dev/redis-sentinel';
-import { failoverScenario, verdict } from './failover-scenario';
+import { failoverScenario, useFailoverSinks, verdict } from './failover-scenario';
 
 // Real: a master, its replica and three sentinels on loopback
 // (dev/redis-sentinel.ts), the built service (`node dist/main.js run`) in
@@ -11,20 +10,16 @@ import { failoverScenario, verdict } from './failover-scenario';
 describe('the service on Redis Sentinel when the master is killed', () => {
   let deployment: RedisSentinel;
   let client: Redis;
-  let health: LoopbackSink;
-  let sink: LoopbackSink;
+  const sinks = useFailoverSinks();
 
   beforeAll(async () => {
     deployment = await RedisSentinel.start();
     client = deployment.client();
     client.on('error', () => undefined);
-    health = await LoopbackSink.start({ record: false });
-    sink = await LoopbackSink.start({ record: false });
   }, 60_000);
 
   afterAll(async () => {
     client.disconnect();
-    await Promise.all([health.close(), sink.close()]);
     await deployment.stop();
   });
 
@@ -36,8 +31,8 @@ describe('the service on Redis Sentinel when the master is killed', () => {
         REDIS_SENTINELS: deployment.sentinels,
         REDIS_SENTINEL_MASTER: deployment.masterName,
       },
-      health,
-      sink,
+      health: sinks.health,
+      sink: sinks.sink,
       fault: async () => {
         await deployment.kill9Master();
       },
