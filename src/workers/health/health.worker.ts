@@ -47,6 +47,11 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
     this.allowList = new HostAllowList(config.validation.healthCheckAllowedHosts);
   }
 
+  /** The HTTP client (undici and its keep-alive agent) before the first request needs it. */
+  protected override warmUp(): void {
+    this.agent ??= createGuardedAgent(this.allowList);
+  }
+
   async handle(message: InboundMessage): Promise<HandlerResult> {
     const input = dependencyCheckedSchema.safeParse(message.envelope.data);
     if (!input.success) {

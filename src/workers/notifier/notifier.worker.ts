@@ -56,6 +56,11 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
     }
   }
 
+  /** The HTTP client (undici and its keep-alive agent) before the first request needs it. */
+  protected override warmUp(): void {
+    this.agent ??= createGuardedAgent(this.allowList);
+  }
+
   async handle(message: InboundMessage): Promise<HandlerResult> {
     const notification = notificationFor(message.eventType, message.envelope);
     if (!notification) {
