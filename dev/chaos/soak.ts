@@ -109,9 +109,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       SHUTDOWN_TIMEOUT_MS: '10000',
       STREAM_MAXLEN: '0',
       MAX_DELIVERIES: String(MAX_DELIVERIES),
-      // Faults land on process starts: a worker that starts while the master
-      // fails over waits for it, on a loaded machine longer than the default
-      // 15 s, which would fail the worker and exit the process (standalone).
+      // Faults land on process starts. The start timeout does not count time
+      // while the service's Redis connection is down, but a Cluster client
+      // stays ready while one master fails over, and a loaded machine took
+      // longer than the default 15 s for that plus a pause (standalone: exit 1).
       WORKER_START_TIMEOUT_MS: '60000',
     },
     logDir,

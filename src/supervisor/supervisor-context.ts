@@ -14,6 +14,8 @@ export interface SupervisorContext {
     AppConfig['supervisor'],
     'startTimeoutMs' | 'shutdownTimeoutMs' | 'stablePeriodMs'
   >;
+  /** Whether the service's Redis connection is ready now (a start's timeout pauses while not). */
+  redisReady(): boolean;
   /** True once shutdown began: the shutdown sequence owns every worker from then on. */
   stopping(): boolean;
   /** Ends the process with `exitCode` (a failed worker standalone, or the supervisor's own bug). */

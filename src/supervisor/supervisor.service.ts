@@ -64,6 +64,7 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
       metrics,
       policy,
       settings: config.supervisor,
+      redisReady: () => this.redis.isReady(),
       stopping: () => this.stopRequested,
       requestShutdown: (reason, exitCode) => lifecycle.requestShutdown(reason, exitCode),
     };

@@ -122,6 +122,52 @@ describe('SupervisorService', () => {
     });
   });
 
+  describe('when Redis is unreachable while a worker starts', () => {
+    it('does not count the wait against the start timeout: a start that outlasts it still runs', async () => {
+      const h = harness(PIPELINE, { supervised: false, startTimeoutMs: 2000 });
+      h.worker('validator').startMode = 'gated';
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await h.clock.advance(500);
+      h.redis.ready = false;
+      // A failover far longer than the start timeout.
+      await h.clock.advance(10_000);
+      expect(h.state(supervisor, 'validator')).toBe('starting');
+      expect(h.lifecycle.shuttingDown).toBe(false);
+      expect(h.events('worker.start_waiting_for_redis', 'validator')).toHaveLength(1);
+
+      h.redis.ready = true;
+      await h.clock.advance(1000);
+      h.worker('validator').startGates[0]?.open();
+      await h.clock.advance(10);
+      expect(h.state(supervisor, 'validator')).toBe('running');
+      // No start timeout was ever counted.
+      expect(
+        await h.metricValue(METRIC.workerErrors, { worker: 'validator', kind: 'start_timeout' }),
+      ).toBeUndefined();
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
+    it('still times out a start that hangs while Redis answers, counting only that time', async () => {
+      const h = harness(PIPELINE, { supervised: false, startTimeoutMs: 2000 });
+      h.worker('validator').startMode = 'never';
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      await h.clock.advance(1000);
+      h.redis.ready = false;
+      await h.clock.advance(3000);
+      h.redis.ready = true;
+      // 1000 ms counted before the outage, 999 after it.
+      await h.clock.advance(999);
+      expect(h.state(supervisor, 'validator')).toBe('starting');
+      await h.clock.advance(1);
+      expect(h.state(supervisor, 'validator')).toBe('failed');
+      expect(supervisor.getStatus()[0]?.lastError).toBe('not ready within 2000ms');
+      await expect(h.lifecycle.requested).resolves.toMatchObject({ exitCode: 1 });
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+  });
+
   describe('waitForHealthy', () => {
     it('resolves once every worker runs healthy', async () => {
       const h = harness(PIPELINE);

@@ -116,7 +116,15 @@ export class WorkerSlot {
       }
     };
     try {
-      await startWithin(clock, this.worker, onFailure, this.ctx.settings.startTimeoutMs);
+      await startWithin(clock, this.worker, onFailure, {
+        timeoutMs: this.ctx.settings.startTimeoutMs,
+        redisReady: () => this.ctx.redisReady(),
+        onWaitingForRedis: () =>
+          this.ctx.logger.info(
+            { event: 'worker.start_waiting_for_redis', worker: this.name },
+            'Redis is unreachable: the start waits for it, and the wait does not count against WORKER_START_TIMEOUT_MS',
+          ),
+      });
     } catch (error) {
       if (this.ctx.stopping()) {
         return;
