@@ -20,60 +20,79 @@ const STOP_MARGIN_MS = 500;
 /** How often a start's timeout looks whether Redis is reachable. */
 const START_TICK_MS = 250;
 
-/** What a start's timeout counts against. */
+/** What bounds a start. */
 export interface StartBound {
+  /** Time the start may take while Redis is reachable (WORKER_START_TIMEOUT_MS). */
   timeoutMs: number;
-  /** Whether Redis answers now; time while it does not is not counted. */
+  /** Time it may spend, in all, waiting for an unreachable Redis (STARTUP_TIMEOUT_MS). */
+  redisWaitMs: number;
+  /** Whether the worker's Redis connections are up now (not whether Redis answers quickly). */
   redisReady: () => boolean;
+  /** True once shutdown began: the start is abandoned and the ticking stops. */
+  stopping: () => boolean;
   /** Told once, the first time a tick finds Redis unreachable. */
   onWaitingForRedis?: () => void;
 }
 
 /**
- * start(), rejecting with a {@link StartTimeoutError} when not ready within
- * `timeoutMs` of time during which Redis was reachable. A start that lands
- * in a failover waits it out as a running worker does (SPEC §2: reconnect
- * and resume), instead of failing after the timeout — standalone, that was
- * exit 1 and a restarted process meeting the same failover. Redis is looked
- * at every START_TICK_MS, so the count is that precise.
+ * start(), bounded by `timeoutMs` of time during which Redis was reachable,
+ * and by `redisWaitMs` of waiting for it. A start that lands in a failover
+ * waits it out as a running worker does (SPEC §2: reconnect and resume);
+ * before, it failed after the start timeout, which standalone meant exit 1
+ * and a new process meeting the same failover. An outage longer than
+ * `redisWaitMs` still fails it, as Redis unreachable at startup does (SPEC
+ * §2: STARTUP_TIMEOUT_MS, then exit 1). Redis is looked at every
+ * START_TICK_MS, so the counts are that precise. Resolves with the time
+ * spent waiting for Redis.
  */
 export function startWithin(
   clock: Clock,
   worker: WorkerLifecycle,
   onFailure: (error: Error) => void,
   bound: StartBound,
-): Promise<void> {
+): Promise<number> {
   // A synchronous throw from start() is a failed start too.
   const starting = Promise.resolve().then(() => worker.start(onFailure));
-  return new Promise<void>((resolve, reject) => {
+  let timer: TimerHandle | undefined;
+  let waited = 0;
+  const bounded = new Promise<never>((_, reject) => {
     let counted = 0;
     let last = clock.now();
-    let toldWaiting = false;
-    let timer: TimerHandle | undefined;
     const tick = (): void => {
+      timer = undefined;
       const now = clock.now();
+      if (bound.stopping()) {
+        // The shutdown owns the worker now; ticking on would keep the process alive.
+        reject(new StartTimeoutError('start abandoned: shutting down'));
+        return;
+      }
       if (bound.redisReady()) {
         counted += now - last;
-      } else if (!toldWaiting) {
-        toldWaiting = true;
-        bound.onWaitingForRedis?.();
+      } else {
+        if (waited === 0) {
+          bound.onWaitingForRedis?.();
+        }
+        waited += now - last;
       }
       last = now;
       if (counted >= bound.timeoutMs) {
-        timer = undefined;
         reject(new StartTimeoutError(`not ready within ${bound.timeoutMs}ms`));
-        return;
+      } else if (waited > bound.redisWaitMs) {
+        reject(
+          new StartTimeoutError(
+            `Redis unreachable for ${waited}ms while starting (STARTUP_TIMEOUT_MS ${bound.redisWaitMs}ms)`,
+          ),
+        );
+      } else {
+        timer = clock.setTimeout(tick, Math.min(START_TICK_MS, bound.timeoutMs - counted));
       }
-      timer = clock.setTimeout(tick, Math.min(START_TICK_MS, bound.timeoutMs - counted));
     };
     timer = clock.setTimeout(tick, Math.min(START_TICK_MS, Math.max(0, bound.timeoutMs)));
-    const settled = (): void => {
-      if (timer !== undefined) {
-        clock.clearTimeout(timer);
-        timer = undefined;
-      }
-    };
-    starting.finally(settled).then(resolve, reject);
+  });
+  return Promise.race([starting.then(() => waited), bounded]).finally(() => {
+    if (timer !== undefined) {
+      clock.clearTimeout(timer);
+    }
   });
 }
 

@@ -24,6 +24,11 @@ export class FakeClock implements Clock {
     this.timers.delete(handle as number);
   }
 
+  /** Timers set and not yet fired or cleared. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
   /** Moves time forward, firing due timers in order and letting promises settle between them. */
   async advance(ms: number): Promise<void> {
     const target = this.time + ms;

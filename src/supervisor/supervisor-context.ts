@@ -16,6 +16,8 @@ export interface SupervisorContext {
   >;
   /** Whether the service's Redis connection is ready now (a start's timeout pauses while not). */
   redisReady(): boolean;
+  /** How long, in all, a start may wait for an unreachable Redis (STARTUP_TIMEOUT_MS). */
+  readonly startRedisWaitMs: number;
   /** True once shutdown began: the shutdown sequence owns every worker from then on. */
   stopping(): boolean;
   /** Ends the process with `exitCode` (a failed worker standalone, or the supervisor's own bug). */

@@ -44,6 +44,9 @@ const SUPERVISOR_DEFAULTS: AppConfig['supervisor'] = {
   shutdownTimeoutMs: 30_000,
 };
 
+/** STARTUP_TIMEOUT_MS of the harness: how long a start may wait for Redis. */
+export const STARTUP_TIMEOUT_MS = 30_000;
+
 export function harness(
   declared: Array<[WorkerName, WorkerName[]]>,
   overrides: Partial<AppConfig['supervisor']> = {},
@@ -61,6 +64,7 @@ export function harness(
       workers: declared.map(([name]) => name),
       ...overrides,
     },
+    redis: { startupTimeoutMs: STARTUP_TIMEOUT_MS },
   } as AppConfig;
   const metrics = {
     up: new Gauge({

@@ -65,6 +65,7 @@ export class SupervisorService implements OnApplicationBootstrap, BeforeApplicat
       policy,
       settings: config.supervisor,
       redisReady: () => this.redis.isReady(),
+      startRedisWaitMs: config.redis.startupTimeoutMs,
       stopping: () => this.stopRequested,
       requestShutdown: (reason, exitCode) => lifecycle.requestShutdown(reason, exitCode),
     };

@@ -1,7 +1,7 @@
 import type { WorkerName } from '../config';
 import { ConfigError } from '../errors';
 import { METRIC } from '../metrics/metric-names';
-import { harness, PIPELINE, THREE_LEVELS } from './supervisor.harness';
+import { STARTUP_TIMEOUT_MS, harness, PIPELINE, THREE_LEVELS } from './supervisor.harness';
 
 // Start order, readiness and wiring checks; fakes only (see supervisor.harness.ts).
 
@@ -134,13 +134,21 @@ describe('SupervisorService', () => {
       await h.clock.advance(10_000);
       expect(h.state(supervisor, 'validator')).toBe('starting');
       expect(h.lifecycle.shuttingDown).toBe(false);
-      expect(h.events('worker.start_waiting_for_redis', 'validator')).toHaveLength(1);
+      const waiting = h.events('worker.start_waiting_for_redis', 'validator');
+      expect(waiting).toHaveLength(1);
+      expect(waiting[0]).toMatchObject({
+        level: 'warn',
+        fields: { startTimeoutMs: 2000, redisWaitMs: STARTUP_TIMEOUT_MS },
+      });
 
       h.redis.ready = true;
       await h.clock.advance(1000);
       h.worker('validator').startGates[0]?.open();
       await h.clock.advance(10);
       expect(h.state(supervisor, 'validator')).toBe('running');
+      expect(h.events('worker.running', 'validator')[0]?.fields).toMatchObject({
+        waitedForRedisMs: 10_000,
+      });
       // No start timeout was ever counted.
       expect(
         await h.metricValue(METRIC.workerErrors, { worker: 'validator', kind: 'start_timeout' }),
@@ -165,6 +173,55 @@ describe('SupervisorService', () => {
       expect(supervisor.getStatus()[0]?.lastError).toBe('not ready within 2000ms');
       await expect(h.lifecycle.requested).resolves.toMatchObject({ exitCode: 1 });
       await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
+    it('counts a worker whose own connection is down as waiting too', async () => {
+      const h = harness(PIPELINE, { supervised: false, startTimeoutMs: 2000 });
+      h.worker('validator').startMode = 'gated';
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      // The service's connection is up; the worker's own is reconnecting.
+      h.worker('validator').healthy = false;
+      h.worker('validator').waitingForRedis = true;
+      await h.clock.advance(5000);
+      expect(h.state(supervisor, 'validator')).toBe('starting');
+      h.worker('validator').healthy = true;
+      h.worker('validator').waitingForRedis = false;
+      h.worker('validator').startGates[0]?.open();
+      await h.clock.advance(10);
+      expect(h.state(supervisor, 'validator')).toBe('running');
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
+    it('fails the start once Redis has been away longer than STARTUP_TIMEOUT_MS, standalone with exit 1', async () => {
+      const h = harness(PIPELINE, { supervised: false, startTimeoutMs: 2000 });
+      h.worker('validator').startMode = 'never';
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      h.redis.ready = false;
+      await h.clock.advance(STARTUP_TIMEOUT_MS);
+      expect(h.state(supervisor, 'validator')).toBe('starting');
+      await h.clock.advance(250);
+      expect(h.state(supervisor, 'validator')).toBe('failed');
+      expect(supervisor.getStatus()[0]?.lastError).toBe(
+        `Redis unreachable for ${STARTUP_TIMEOUT_MS + 250}ms while starting (STARTUP_TIMEOUT_MS ${STARTUP_TIMEOUT_MS}ms)`,
+      );
+      await expect(h.lifecycle.requested).resolves.toMatchObject({ exitCode: 1 });
+      await supervisor.stopAll(h.clock.now() + 1000);
+    });
+
+    it('stops timing a start that shutdown abandons, leaving no timer behind', async () => {
+      const h = harness(PIPELINE, { supervised: false, startTimeoutMs: 2000 });
+      h.worker('validator').startMode = 'never';
+      const supervisor = h.create();
+      supervisor.onApplicationBootstrap();
+      h.redis.ready = false;
+      await h.clock.advance(1000);
+      const stopped = supervisor.stopAll(h.clock.now() + 1000);
+      await h.clock.advance(1000);
+      await stopped;
+      await h.clock.advance(1000);
+      expect(h.clock.pending).toBe(0);
     });
   });
 

@@ -106,6 +106,8 @@ export class WorkerSlot {
     }
     this.live = true;
     const startedAt = clock.now();
+    const { settings } = this.ctx;
+    let waitedForRedisMs = 0;
     const onFailure = (error: Error): void => {
       if (
         generation === this.generationCount &&
@@ -116,13 +118,22 @@ export class WorkerSlot {
       }
     };
     try {
-      await startWithin(clock, this.worker, onFailure, {
-        timeoutMs: this.ctx.settings.startTimeoutMs,
-        redisReady: () => this.ctx.redisReady(),
+      waitedForRedisMs = await startWithin(clock, this.worker, onFailure, {
+        timeoutMs: settings.startTimeoutMs,
+        redisWaitMs: this.ctx.startRedisWaitMs,
+        // The service's connection, and the worker's own (a Cluster client
+        // stays ready while the master of one slot fails over).
+        redisReady: () => this.ctx.redisReady() && this.probe().waitingForRedis !== true,
+        stopping: () => this.ctx.stopping(),
         onWaitingForRedis: () =>
-          this.ctx.logger.info(
-            { event: 'worker.start_waiting_for_redis', worker: this.name },
-            'Redis is unreachable: the start waits for it, and the wait does not count against WORKER_START_TIMEOUT_MS',
+          this.ctx.logger.warn(
+            {
+              event: 'worker.start_waiting_for_redis',
+              worker: this.name,
+              startTimeoutMs: settings.startTimeoutMs,
+              redisWaitMs: this.ctx.startRedisWaitMs,
+            },
+            'Redis is unreachable while the worker starts: waiting for it (up to STARTUP_TIMEOUT_MS), not counted against WORKER_START_TIMEOUT_MS',
           ),
       });
     } catch (error) {
@@ -138,7 +149,10 @@ export class WorkerSlot {
       return;
     }
     this.since = clock.now();
-    this.transition('running', reason, { startMs: clock.now() - startedAt });
+    this.transition('running', reason, {
+      startMs: clock.now() - startedAt,
+      ...(waitedForRedisMs > 0 ? { waitedForRedisMs } : {}),
+    });
     this.ctx.metrics.setUp(this.name, true);
     this.ready.resolve(true);
     events.running();
