@@ -7,10 +7,10 @@ import type { HandlerResult } from '../streams/handler';
 import type { StreamConsumerFactory } from '../streams/stream-consumer.factory';
 import { StreamWorker, WARM_UP_DELAY_MS } from './stream-worker';
 
-/** A consumer that starts and stops at once: the warm-up's timing is all these tests watch. */
-function fakeConsumers(startError?: Error): StreamConsumerFactory {
+/** A consumer that starts and stops at once (or when `gate` resolves): the warm-up's timing is all these tests watch. */
+function fakeConsumers(startError?: Error, gate?: Promise<void>): StreamConsumerFactory {
   const consumer = {
-    start: () => (startError ? Promise.reject(startError) : Promise.resolve()),
+    start: () => (startError ? Promise.reject(startError) : (gate ?? Promise.resolve())),
     stop: () => Promise.resolve(),
     stopReading: () => undefined,
   } as unknown as StreamConsumer;
@@ -76,6 +76,21 @@ describe('StreamWorker warm-up', () => {
     await worker.start(() => undefined);
     jest.advanceTimersByTime(WARM_UP_DELAY_MS);
     expect(worker.warmUps).toBe(1);
+  });
+
+  it('does not warm up a worker whose stop landed while its start finished', async () => {
+    let open = (): void => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const worker = new WarmingWorker(fakeConsumers(undefined, gate));
+    const starting = worker.start(() => undefined);
+    const stopping = worker.stop(Date.now() + 1000);
+    open();
+    await starting;
+    await stopping;
+    jest.advanceTimersByTime(10 * WARM_UP_DELAY_MS);
+    expect(worker.warmUps).toBe(0);
   });
 
   it('does not warm up a worker that failed to start', async () => {

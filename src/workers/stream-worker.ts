@@ -62,9 +62,10 @@ export abstract class StreamWorker implements WorkerLifecycle {
    * client, a schema's compiled parser. Called once, WARM_UP_DELAY_MS after
    * the worker first started, so it slows neither the start nor the
    * readiness probe, and best effort: what fails here happens again, as
-   * before, on the first entry. Without it the first deployment after a
-   * start took 140–185 ms end to end instead of about 8 ms, 72 ms of it
-   * loading undici for the first health probe (issue 16).
+   * before, on the first entry. The first deployment after a start took
+   * 127–185 ms end to end, 72 ms of it loading undici for the first health
+   * probe; with the warm-ups 51–53 ms, the rest being first connections and
+   * code not yet optimised (a warm deployment takes 5–8 ms; issue 16).
    */
   protected warmUp(): void {}
 
@@ -93,7 +94,10 @@ export abstract class StreamWorker implements WorkerLifecycle {
     this.stopPromise = undefined;
     try {
       await consumer.start(onFailure);
-      this.scheduleWarmUp();
+      if (!this.stopped) {
+        // Not when a stop landed while the start finished: its shutdown may close what warmUp would open.
+        this.scheduleWarmUp();
+      }
     } catch (error) {
       // Release connections opened before the failure; a later start() begins afresh.
       await consumer.stop(Date.now());

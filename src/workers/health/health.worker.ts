@@ -33,7 +33,7 @@ import { writeRegistryEntry } from './registry-write';
 @Injectable()
 export class HealthWorker extends StreamWorker implements OnApplicationShutdown {
   private readonly allowList: HostAllowList;
-  /** Created by the first request, so undici loads then and not at start (src/net/undici.ts). */
+  /** Created by the warm-up (or the first request, if sooner): undici loads then, not at start (src/net/undici.ts). */
   private agent: Agent | undefined;
 
   constructor(

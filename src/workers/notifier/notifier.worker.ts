@@ -30,7 +30,7 @@ const MAX_RETRY_DELAY_MS = 30_000;
 @Injectable()
 export class NotifierWorker extends StreamWorker implements OnApplicationShutdown {
   private readonly allowList: HostAllowList;
-  /** Created by the first request, so undici loads then and not at start (src/net/undici.ts). */
+  /** Created by the warm-up (or the first request, if sooner): undici loads then, not at start (src/net/undici.ts). */
   private agent: Agent | undefined;
   private readonly ledger: DeliveryLedger;
   private readonly metrics: NotifierMetrics;
