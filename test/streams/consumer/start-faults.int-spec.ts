@@ -36,6 +36,20 @@ describe('StreamConsumer start when the connection drops', () => {
     expect(c.logger.events('consumer.start_retry').length).toBeGreaterThan(0);
   });
 
+  it('tells the supervisor it waits for Redis while its start is held by an outage', async () => {
+    const c = h.start({ handler: okHandler });
+    await h.redis.client('PAUSE', 3000, 'WRITE');
+    const started = c.consumer.start(() => undefined);
+    await eventually(async () => ((await h.redis.client('LIST')) as string).includes('cmd=xgroup'));
+    // The server goes away while the group join waits: a failover's outage.
+    await h.server.stop();
+    await eventually(() => c.consumer.health().waitingForRedis === true);
+    expect(c.consumer.health()).toMatchObject({ healthy: false, reason: 'redis connection down' });
+    await h.server.start();
+    await expect(started).resolves.toBeUndefined();
+    await eventually(() => c.consumer.health().healthy);
+  });
+
   it('still fails at once on a refusal that waiting does not mend', async () => {
     await h.asAclUser(
       'no-createconsumer',
