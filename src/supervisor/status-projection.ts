@@ -1,5 +1,5 @@
 import type { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
-import type { WorkerStatus } from '../lifecycle/worker-lifecycle';
+import type { WorkerProbe, WorkerStatus } from '../lifecycle/worker-lifecycle';
 import type { Clock } from './clock';
 import type { SupervisorMetrics } from './supervisor-metrics';
 import type { WorkerSlot } from './worker-slot';
@@ -57,7 +57,7 @@ export class StatusProjection {
         name: slot.name,
         state,
         healthy,
-        reason: healthy ? null : state === 'running' ? (probe.reason ?? 'unhealthy') : state,
+        reason: healthy ? null : reasonOf(state, probe),
         restarts: slot.restarts,
         uptimeSeconds:
           slot.runningSince === undefined ? 0 : Math.round((now - slot.runningSince) / 1000),
@@ -71,4 +71,15 @@ export class StatusProjection {
       };
     });
   }
+}
+
+/** Why a worker is not healthy, as /status and `status` show it. */
+function reasonOf(state: WorkerStatus['state'], probe: WorkerProbe): string {
+  if (state === 'running') {
+    return probe.reason ?? 'unhealthy';
+  }
+  // A start that waits out a failover (not counted against its timeout) says so.
+  return state === 'starting' && probe.waitingForRedis === true
+    ? 'starting: waiting for Redis'
+    : state;
 }

@@ -185,6 +185,7 @@ describe('SupervisorService', () => {
       h.worker('validator').waitingForRedis = true;
       await h.clock.advance(5000);
       expect(h.state(supervisor, 'validator')).toBe('starting');
+      expect(supervisor.getStatus()[0]?.reason).toBe('starting: waiting for Redis');
       h.worker('validator').healthy = true;
       h.worker('validator').waitingForRedis = false;
       h.worker('validator').startGates[0]?.open();
