@@ -1,20 +1,14 @@
 import type { EntryTracer } from '../../tracing/tracing';
-import {
-  type Envelope,
-  entryBytes,
-  mayExceedBytes,
-  parseEnvelope,
-  replayTarget,
-} from '../envelope';
-import { encodeOutputEnvelope } from '../output-envelope';
-import type { ConsumerSpec, HandlerResult, InboundMessage, OutboundEvent } from '../handler';
+import { type Envelope, parseEnvelope, replayTarget } from '../envelope';
+import type { ConsumerSpec, HandlerResult, InboundMessage } from '../handler';
 import type { EventType, StreamTopology } from '../topology';
 import type { CommitBatcher } from './commit-batcher';
-import type { CommitWriter, CommitWrites } from './commit-layout';
+import type { CommitWrites } from './commit-layout';
 import type { Committer } from './committer';
 import { ClaimLostError, type ConsumerSettings } from './contracts';
 import { type DeadLetters, errorText } from './dead-letters';
 import type { CommitOutcome, Outcomes } from './outcomes';
+import { encodeOutputs, outputWrites, xaddOptionsFor } from './output-writes';
 import { type Task, newTask, taskKey, taskSignal } from './task';
 import type { TaskTable } from './task-table';
 
@@ -61,8 +55,7 @@ export class Dispatcher {
   private readonly xaddOptions: readonly string[];
 
   constructor(private readonly ctx: DispatcherContext) {
-    const maxLen = ctx.settings.maxLen;
-    this.xaddOptions = maxLen > 0 ? ['MAXLEN', '~', String(maxLen), '*'] : ['*'];
+    this.xaddOptions = xaddOptionsFor(ctx.settings.maxLen);
   }
 
   readonly dispatch: Dispatch = (stream, eventType, entryId, fields, deliveryCount) => {
@@ -190,47 +183,23 @@ export class Dispatcher {
     }
     const { spec, settings, topology } = this.ctx;
     const outputs = result.outputs;
-    const fieldLists: string[][] = [];
-    for (let i = 0; i < outputs.length; i += 1) {
-      const output = outputs[i] as OutboundEvent;
-      const fields = encodeOutputEnvelope(output, {
-        worker: spec.worker,
-        cause: envelope,
-        traceparent: task.span.traceparent,
-      });
-      if (mayExceedBytes(fields, settings.maxEventBytes)) {
-        const size = entryBytes(fields);
-        const reason = `output ${output.type} is ${size} bytes, over MAX_EVENT_BYTES (${settings.maxEventBytes})`;
-        this.runSlow(task, () => this.ctx.deadLetters.deadLetter(task, 'invalid', reason));
-        return;
-      }
-      fieldLists.push(fields);
-    }
-    const marks = result.marks;
-    this.commitFirst(
-      task,
-      (multi) => {
-        for (let i = 0; i < fieldLists.length; i += 1) {
-          this.addTo(
-            multi,
-            topology.stream((outputs[i] as OutboundEvent).type),
-            fieldLists[i] as string[],
-          );
-        }
-        for (const mark of marks ?? []) {
-          multi.set(mark.key, mark.value, 'PX', mark.ttlMs);
-        }
-      },
-      'ok',
+    const encoded = encodeOutputs(
+      outputs,
+      { worker: spec.worker, cause: envelope, traceparent: task.span.traceparent },
+      settings.maxEventBytes,
     );
-  }
-
-  private addTo(multi: CommitWriter, stream: string, fields: string[]): void {
-    if (multi.xaddFields) {
-      multi.xaddFields(stream, this.xaddOptions, fields);
-    } else {
-      multi.xadd(stream, ...this.xaddOptions, ...fields);
+    if ('tooLarge' in encoded) {
+      this.runSlow(task, () => this.ctx.deadLetters.deadLetter(task, 'invalid', encoded.tooLarge));
+      return;
     }
+    const writes = outputWrites(
+      topology,
+      this.xaddOptions,
+      outputs,
+      encoded.fieldLists,
+      result.marks,
+    );
+    this.commitFirst(task, writes, 'ok');
   }
 
   /**
