@@ -5,21 +5,22 @@
  * loopback webhook sink, the registry seeded — measured from outside.
  *
  * Each round starts a fresh service and measures: start → ready, RSS 2 s
- * after ready (after the workers' warm-up), idle RSS and CPU, one deployment at a time (XADD → its
- * notification:sent), a burst (deployments/s, Node CPU per deployment from
- * /proc, Redis commands per deployment from INFO, peak RSS, when each stage
- * finished), RSS once idle again after it, and idle SIGTERM → exit.
- * Figures are machine-dependent; every round is printed.
+ * after ready (after the workers' warm-up), idle RSS and CPU, one
+ * deployment at a time (XADD → its notification:sent), a burst
+ * (deployments/s, Node CPU per deployment from /proc, Redis commands per
+ * deployment from INFO, peak RSS, when each stage finished), RSS once idle
+ * again after it, and idle SIGTERM → exit. Figures are machine-dependent;
+ * every round is printed.
  *
  * Idle RSS is read after BENCH_APP_IDLE_SECONDS of idling, not at once: V8
  * keeps the young generation that start-up (or a burst) grew, about 30 MB,
  * until its memory reducer runs, 8 s or more after the last full GC (seen
  * 6–18 s after the process started, later on a slow machine; a 15 s window
  * once missed it); read earlier, the figure is the start-up's, not an idle
- * service's. The RSS 2 s
- * after ready is printed too. The one-at-a-time deployments start after the
- * idle window, so the first of them has the warm-up behind it; one that
- * arrives within a second of the start does not (about 130-175 ms).
+ * service's. The RSS 2 s after ready is printed too. The one-at-a-time
+ * deployments start after the idle window, so the first of them has the
+ * warm-up behind it; one that arrives within a second of the start does not
+ * (about 130–260 ms).
  *
  * BENCH_APP_ROUNDS (default 2), BENCH_APP_SEQUENTIAL (default 200),
  * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 30).
@@ -47,6 +48,7 @@ import { OtlpReceiver } from '../dev/otlp-receiver';
 import { RedisServer, freePort } from '../dev/redis-server';
 import { parseInfo } from '../src/streams/redis-checks';
 import { EVENT_TYPES } from '../src/streams/topology';
+import { WARM_UP_DELAY_MS } from '../src/workers/stream-worker';
 import { SEEDED_DEPENDENCY, deploymentFields, spawnService, untilReady } from './service-process';
 import { formatSummary, monotonicMicros, summarizeProfile } from './cpu-profile';
 
@@ -63,6 +65,8 @@ const MODES = (process.env.BENCH_APP_TRACING ?? 'off')
   .map((mode) => mode.trim())
   .filter((mode): mode is TracingMode => (TRACING_MODES as readonly string[]).includes(mode));
 const PREFIX = 'bench:app';
+/** When after ready the RSS is read and the idle window begins: after the workers' warm-up (they start before ready), which is not idling. */
+const READY_RSS_AFTER_MS = WARM_UP_DELAY_MS + 1000;
 const STAGES = [
   EVENT_TYPES.validationCompleted,
   EVENT_TYPES.dependencyChecked,
@@ -155,8 +159,7 @@ async function round(
   await untilReady(service, 30_000);
   const startToReadyMs = performance.now() - spawnedAt;
 
-  // After the workers' warm-up (WARM_UP_DELAY_MS after they start), which is not idling.
-  await sleep(2000);
+  await sleep(READY_RSS_AFTER_MS);
   const idleFrom = procStats(pid);
   await sleep(IDLE_SECONDS * 1000);
   const idleTo = procStats(pid);
@@ -258,7 +261,7 @@ async function round(
 
 const ROWS: Array<[string, (r: RoundFigures) => number, number, string]> = [
   ['start → ready (ms)', (r) => r.startToReadyMs, 0, '<= 1000'],
-  ['RSS 2 s after ready (MB)', (r) => r.readyRssMb, 0, ''],
+  [`RSS ${READY_RSS_AFTER_MS / 1000} s after ready (MB)`, (r) => r.readyRssMb, 0, ''],
   [`idle RSS, ${IDLE_SECONDS} s later (MB)`, (r) => r.idleRssMb, 0, '<= 100'],
   ['idle CPU (%)', (r) => r.idleCpuPercent, 2, ''],
   ['one at a time: first (ms)', (r) => r.first, 1, ''],

@@ -49,7 +49,12 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
 
   /** The HTTP client (undici and its keep-alive agent) before the first request needs it. */
   protected override warmUp(): void {
-    this.agent ??= createGuardedAgent(this.allowList);
+    this.httpAgent();
+  }
+
+  /** The one keep-alive agent of this worker, created on first use. */
+  private httpAgent(): Agent {
+    return (this.agent ??= createGuardedAgent(this.allowList));
   }
 
   async handle(message: InboundMessage): Promise<HandlerResult> {
@@ -66,7 +71,7 @@ export class HealthWorker extends StreamWorker implements OnApplicationShutdown 
     }
     const deployment = parsed.data;
     const outcome = await probeHealth(deployment.healthCheck, {
-      dispatcher: (this.agent ??= createGuardedAgent(this.allowList)),
+      dispatcher: this.httpAgent(),
       allowList: this.allowList,
       caps: this.config.validation.healthCheck,
       signal: message.signal,

@@ -58,7 +58,12 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
 
   /** The HTTP client (undici and its keep-alive agent) before the first request needs it. */
   protected override warmUp(): void {
-    this.agent ??= createGuardedAgent(this.allowList);
+    this.httpAgent();
+  }
+
+  /** The one keep-alive agent of this worker, created on first use. */
+  private httpAgent(): Agent {
+    return (this.agent ??= createGuardedAgent(this.allowList));
   }
 
   async handle(message: InboundMessage): Promise<HandlerResult> {
@@ -69,7 +74,7 @@ export class NotifierWorker extends StreamWorker implements OnApplicationShutdow
     const { notify } = this.config;
     const deadline = Date.now() + handlerBudgetMs(this.config.workers.notifier.handlerTimeoutMs);
     const sent = await sendNotification(notification, {
-      dispatcher: (this.agent ??= createGuardedAgent(this.allowList)),
+      dispatcher: this.httpAgent(),
       allowList: this.allowList,
       policy: {
         maxAttempts: notify.maxAttempts,
