@@ -1,13 +1,23 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit, Optional } from '@nestjs/common';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
+import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { isAuthError } from '../redis/connection-checks';
 import { reconnectDelay } from '../redis/redis-options';
 import { RedisService } from '../redis/redis.service';
 import { ensureGroups, isRedisUnreachable, sleep } from './consumer';
+import { ConnectionLostError } from './consumer/redis-wait';
 import { checkRedisVersion, readDurability } from './redis-checks';
 import { StreamTopology } from './topology';
+
+/**
+ * Longest one attempt at the checks and the groups may take. A command lost
+ * in a Cluster failover can stay unsettled for good (no reply, no error, no
+ * timer): start-up then hung, and a SIGTERM could not end it either.
+ */
+const ATTEMPT_TIMEOUT_MS = 5_000;
+const INTERRUPTED = Symbol('interrupted');
 
 /**
  * Startup checks and group creation. Runs in onModuleInit, after
@@ -21,18 +31,20 @@ export class StreamsStartup implements OnModuleInit {
     private readonly topology: StreamTopology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectPinoLogger(StreamsStartup.name) private readonly logger: PinoLogger,
+    @Optional() private readonly lifecycle?: ProcessLifecycle,
   ) {}
 
   /**
    * The checks and the groups, again while Redis drops away under them (a
    * failover or restart right after the connection came up), until
-   * STARTUP_TIMEOUT_MS; anything else fails the start at once.
+   * STARTUP_TIMEOUT_MS; anything else fails the start at once. A shutdown
+   * request ends it at once, as it does RedisService's connect.
    */
   async onModuleInit(): Promise<void> {
     const deadline = Date.now() + this.config.redis.startupTimeoutMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.prepare();
+        await this.bounded(this.prepare(), Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()));
         return;
       } catch (error) {
         const cause = error instanceof StartupError ? error.cause : error;
@@ -44,8 +56,32 @@ export class StreamsStartup implements OnModuleInit {
           { event: 'streams.startup_retry', attempt, retryInMs: delay, err: cause },
           'redis went away while the consumer groups were being prepared; retrying',
         );
-        await sleep(delay);
+        await this.bounded(sleep(delay), delay + 1000);
       }
+    }
+  }
+
+  /**
+   * `work` until it settles, `timeoutMs` passes (ConnectionLostError: Redis
+   * counts as unreachable, so the attempt is retried) or a shutdown is
+   * requested (StartupError, never retried).
+   */
+  private async bounded(work: Promise<void>, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const interrupted =
+      this.lifecycle?.requested.then(() => INTERRUPTED) ?? new Promise<never>(() => {});
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ConnectionLostError(`no reply within ${timeoutMs}ms`)),
+        Math.max(1, timeoutMs),
+      );
+    });
+    try {
+      if ((await Promise.race([work, interrupted, timedOut])) === INTERRUPTED) {
+        throw new StartupError('startup interrupted by a shutdown request');
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 

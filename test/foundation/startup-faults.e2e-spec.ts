@@ -46,4 +46,27 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     );
     expect(app.child.exitCode).toBeNull();
   });
+
+  it('ends on SIGTERM while a group creation hangs, without waiting for Redis', async () => {
+    await app?.dispose();
+    const admin = redis.client();
+    // XGROUP CREATE is a write: held for longer than the test waits for the exit.
+    await admin.client('PAUSE', 30_000, 'WRITE');
+    try {
+      const port = await freePort();
+      app = new CliProcess(['run'], {
+        REDIS_URL: redis.url,
+        PORT: String(port),
+        STREAM_PREFIX: `test:${port}`,
+        STARTUP_TIMEOUT_MS: '60000',
+      });
+      await eventually(async () => ((await admin.client('LIST')) as string).includes('cmd=xgroup'));
+      app.signal('SIGTERM');
+      const exit = await app.waitForExit(10_000);
+      expect(exit.code).toBe(0);
+    } finally {
+      await admin.client('UNPAUSE');
+      admin.disconnect();
+    }
+  });
 });
