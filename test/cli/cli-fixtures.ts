@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliProcess, eventually } from '../helpers/cli-process';
 import { freePort, type RedisServer } from '../../dev/redis-server';
+import { WARM_UP_DELAY_MS } from '../../src/workers/stream-worker';
 
 /** Environment for a spawned CLI: its own Redis and key prefixes, loopback targets allowed. */
 export function cliEnv(
@@ -49,7 +50,7 @@ export function writeJsonFile(dir: string, name: string, value: unknown): string
   return file;
 }
 
-/** The service (`run`) with every worker, on a free port; resolves once all four run. */
+/** The service (`run`) with every worker, on a free port; resolves once all four run and have warmed up. */
 export async function startService(
   env: NodeJS.ProcessEnv,
 ): Promise<{ proc: CliProcess; url: string }> {
@@ -60,6 +61,17 @@ export async function startService(
     () => proc.logs.filter((line) => line.event === 'worker.running').length >= 4,
     30_000,
   );
+  // The workers' one-time warm-up, WARM_UP_DELAY_MS after each started,
+  // holds the event loop 130-300 ms (loading undici). A test bounding
+  // consumer idleness at CLAIM_IDLE_MS 200 reads that as nobody reading
+  // ('publish: note: … has no consumer reading'), so it starts after it.
+  const lastRunning = Math.max(
+    ...proc.logs
+      .filter((line) => line.event === 'worker.running')
+      .map((line) => Date.parse(String(line.time))),
+  );
+  const warmedAt = lastRunning + WARM_UP_DELAY_MS + 500;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, warmedAt - Date.now())));
   return { proc, url: `http://127.0.0.1:${port}` };
 }
 
