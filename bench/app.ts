@@ -23,7 +23,10 @@
  * (about 130–260 ms).
  *
  * BENCH_APP_ROUNDS (default 2), BENCH_APP_SEQUENTIAL (default 200),
- * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 30).
+ * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 30),
+ * BENCH_APP_NODE_ARGS (default none): Node flags for the service under
+ * test, space-separated, e.g. `--max-semi-space-size=4`, to measure a V8
+ * setting against the default.
  *
  * BENCH_APP_TRACING (default `off`) is a comma list of tracing modes, each
  * run BENCH_APP_ROUNDS times, the modes taking turns round by round: `off`
@@ -58,6 +61,7 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_APP_ROUNDS ?? (PROFILE ? 1 :
 const SEQUENTIAL = Number(process.env.BENCH_APP_SEQUENTIAL ?? 200);
 const BURST = Number(process.env.BENCH_APP_BURST ?? 5000);
 const IDLE_SECONDS = Number(process.env.BENCH_APP_IDLE_SECONDS ?? 30);
+const SERVICE_NODE_ARGS = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const TRACING_MODES = ['off', 'on', 'down'] as const;
 type TracingMode = (typeof TRACING_MODES)[number];
 const MODES = (process.env.BENCH_APP_TRACING ?? 'off')
@@ -152,7 +156,10 @@ async function round(
   await admin.hset(`${PREFIX}:registry:staging`, SEEDED_DEPENDENCY.field, SEEDED_DEPENDENCY.value);
   const port = await freePort();
   const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'bench-app-profile-')) : undefined;
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [
+    ...SERVICE_NODE_ARGS,
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ];
   const spawnedAt = performance.now();
   const service = spawnService(redis.url, port, sink, PREFIX, tracing, nodeArgs);
   const pid = service.child.pid as number;
@@ -302,7 +309,7 @@ async function main(): Promise<void> {
   try {
     const info = parseInfo(await admin.info('server'));
     process.stdout.write(
-      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds per tracing mode (${MODES.join(', ')}), each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}\n`,
+      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds per tracing mode (${MODES.join(', ')}), each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}${SERVICE_NODE_ARGS.length > 0 ? `; service run with ${SERVICE_NODE_ARGS.join(' ')}` : ''}\n`,
     );
     for (let i = 0; i < ROUNDS; i += 1) {
       for (const mode of MODES) {

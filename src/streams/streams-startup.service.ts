@@ -3,6 +3,7 @@ import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { StartupError } from '../errors/startup.error';
 import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
+import { startupAttempt } from '../lifecycle/startup-attempt';
 import { isAuthError } from '../redis/connection-checks';
 import { reconnectDelay } from '../redis/redis-options';
 import { RedisService } from '../redis/redis.service';
@@ -17,7 +18,6 @@ import { StreamTopology } from './topology';
  * timer): start-up then hung, and a SIGTERM could not end it either.
  */
 const ATTEMPT_TIMEOUT_MS = 5_000;
-const INTERRUPTED = Symbol('interrupted');
 
 /**
  * Startup checks and group creation. Runs in onModuleInit, after
@@ -61,28 +61,14 @@ export class StreamsStartup implements OnModuleInit {
     }
   }
 
-  /**
-   * `work` until it settles, `timeoutMs` passes (ConnectionLostError: Redis
-   * counts as unreachable, so the attempt is retried) or a shutdown is
-   * requested (StartupError, never retried).
-   */
-  private async bounded(work: Promise<void>, timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const interrupted =
-      this.lifecycle?.requested.then(() => INTERRUPTED) ?? new Promise<never>(() => {});
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new ConnectionLostError(`no reply within ${timeoutMs}ms`)),
-        Math.max(1, timeoutMs),
-      );
-    });
-    try {
-      if ((await Promise.race([work, interrupted, timedOut])) === INTERRUPTED) {
-        throw new StartupError('startup interrupted by a shutdown request');
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+  /** `work` as one start-up attempt: a timeout counts as Redis unreachable, so it is retried. */
+  private bounded(work: Promise<void>, timeoutMs: number): Promise<void> {
+    return startupAttempt(
+      work,
+      timeoutMs,
+      this.lifecycle,
+      (ms) => new ConnectionLostError(`no reply within ${ms}ms`),
+    );
   }
 
   private async prepare(): Promise<void> {

@@ -1,5 +1,35 @@
+import { type Server, type Socket, createServer } from 'node:net';
 import { CliProcess, eventually } from '../helpers/cli-process';
 import { RedisServer, freePort } from '../../dev/redis-server';
+
+/**
+ * A loopback TCP server that accepts connections and never answers: what a
+ * proxy in front of a gone backend, or a hung server, looks like to a client.
+ */
+async function silentServer(): Promise<{
+  port: number;
+  accepted: () => number;
+  close: () => Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server: Server = createServer((socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    port: (server.address() as { port: number }).port,
+    accepted: () => accepted,
+    close: async () => {
+      for (const socket of sockets) {
+        socket.destroy();
+      }
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
 
 /**
  * Real: the built CLI spawned as a process, and a redis-server of its own
@@ -68,5 +98,57 @@ describe('printery-workers run when Redis goes away during start-up', () => {
       await admin.client('UNPAUSE');
       admin.disconnect();
     }
+  });
+
+  describe('a Redis that accepts connections and never answers', () => {
+    it('exits 1 after STARTUP_TIMEOUT_MS, saying no reply came, instead of hanging', async () => {
+      const silent = await silentServer();
+      try {
+        const started = Date.now();
+        // Past one attempt's bound (8 s), so a second attempt runs on a fresh connection.
+        const proc = new CliProcess(['run'], {
+          REDIS_URL: `redis://127.0.0.1:${silent.port}`,
+          STARTUP_TIMEOUT_MS: '9500',
+          PORT: String(await freePort()),
+        });
+        app = proc;
+        const exit = await proc.waitForExit(30_000);
+        expect(exit.code).toBe(1);
+        expect(proc.stderr).toMatch(
+          new RegExp(`127\\.0\\.0\\.1:${silent.port} is unreachable after 9500ms.*no reply within`),
+        );
+        expect(Date.now() - started).toBeLessThan(20_000);
+        const attempts = proc.logs.filter((line) => line.event === 'redis.connect_failed');
+        expect(attempts.length).toBeGreaterThanOrEqual(1);
+        for (const attempt of attempts) {
+          expect(attempt.reason).toMatch(/^no reply within \d+ms$/);
+        }
+        expect(silent.accepted()).toBeGreaterThanOrEqual(2);
+      } finally {
+        await silent.close();
+      }
+    });
+
+    it('ends on SIGTERM at once, exit 0', async () => {
+      const silent = await silentServer();
+      try {
+        const proc = new CliProcess(['run'], {
+          REDIS_URL: `redis://127.0.0.1:${silent.port}`,
+          STARTUP_TIMEOUT_MS: '60000',
+          PORT: String(await freePort()),
+        });
+        app = proc;
+        await eventually(() => silent.accepted() >= 1);
+        // Past the TCP connect: the service is waiting on a reply that never comes.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const signalled = Date.now();
+        proc.signal('SIGTERM');
+        const exit = await proc.waitForExit(10_000);
+        expect(exit.code).toBe(0);
+        expect(Date.now() - signalled).toBeLessThan(3000);
+      } finally {
+        await silent.close();
+      }
+    });
   });
 });
