@@ -26,7 +26,10 @@
  * BENCH_APP_BURST (default 5000), BENCH_APP_IDLE_SECONDS (default 30),
  * BENCH_APP_NODE_ARGS (default none): Node flags for the service under
  * test, space-separated, e.g. `--max-semi-space-size=4`, to measure a V8
- * setting against the default.
+ * setting against the default. BENCH_APP_SERVICE_ENV (default none): the
+ * service's own settings, space-separated NAME=value pairs, e.g.
+ * `VALIDATOR_CONCURRENCY=20 HEALTH_CONCURRENCY=20`; without it the service
+ * runs on its defaults, as users start it.
  *
  * BENCH_APP_TRACING (default `off`) is a comma list of tracing modes, each
  * run BENCH_APP_ROUNDS times, the modes taking turns round by round: `off`
@@ -62,6 +65,18 @@ const SEQUENTIAL = Number(process.env.BENCH_APP_SEQUENTIAL ?? 200);
 const BURST = Number(process.env.BENCH_APP_BURST ?? 5000);
 const IDLE_SECONDS = Number(process.env.BENCH_APP_IDLE_SECONDS ?? 30);
 const SERVICE_NODE_ARGS = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const SERVICE_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  (process.env.BENCH_APP_SERVICE_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) {
+        throw new Error(`BENCH_APP_SERVICE_ENV: "${pair}" is not NAME=value`);
+      }
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+);
 const TRACING_MODES = ['off', 'on', 'down'] as const;
 type TracingMode = (typeof TRACING_MODES)[number];
 const MODES = (process.env.BENCH_APP_TRACING ?? 'off')
@@ -161,7 +176,14 @@ async function round(
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
   ];
   const spawnedAt = performance.now();
-  const service = spawnService(redis.url, port, sink, PREFIX, tracing, nodeArgs);
+  const service = spawnService(
+    redis.url,
+    port,
+    sink,
+    PREFIX,
+    { ...SERVICE_ENV, ...tracing },
+    nodeArgs,
+  );
   const pid = service.child.pid as number;
   await untilReady(service, 30_000);
   const startToReadyMs = performance.now() - spawnedAt;
@@ -309,7 +331,7 @@ async function main(): Promise<void> {
   try {
     const info = parseInfo(await admin.info('server'));
     process.stdout.write(
-      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds per tracing mode (${MODES.join(', ')}), each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}${SERVICE_NODE_ARGS.length > 0 ? `; service run with ${SERVICE_NODE_ARGS.join(' ')}` : ''}\n`,
+      `redis ${info.get('redis_version')} on port ${redis.port}; ${ROUNDS} rounds per tracing mode (${MODES.join(', ')}), each a fresh service: ${SEQUENTIAL} one at a time, a burst of ${BURST}${SERVICE_NODE_ARGS.length > 0 ? `; service run with ${SERVICE_NODE_ARGS.join(' ')}` : ''}${process.env.BENCH_APP_SERVICE_ENV ? `; service settings ${process.env.BENCH_APP_SERVICE_ENV}` : ''}\n`,
     );
     for (let i = 0; i < ROUNDS; i += 1) {
       for (const mode of MODES) {
