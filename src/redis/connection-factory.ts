@@ -3,6 +3,9 @@ import type { RedisConfig } from '../config/redis-settings';
 import { redisTopology } from '../config/redis-topology';
 import { reviveAfterUnplannedEnd } from './sentinel-revive';
 
+/** How long one question to a sentinel (which master?) may take. */
+const SENTINEL_COMMAND_TIMEOUT_MS = 2_000;
+
 /**
  * A client of whichever topology the settings choose (SPEC §2): a plain
  * connection (standalone, or Sentinel, which finds the master itself) or a
@@ -82,6 +85,9 @@ export function createRedisClient(config: RedisConfig, options: RedisOptions): R
         // The sentinels are retried like the connection itself: forever for
         // the service, once for a one-shot command.
         sentinelRetryStrategy: (times) => options.retryStrategy?.(times) ?? null,
+        // A sentinel that accepts the connection and never answers is given
+        // up on, and the next one asked, instead of holding the connect for good.
+        sentinelCommandTimeout: SENTINEL_COMMAND_TIMEOUT_MS,
       });
       if (options.retryStrategy) {
         reviveAfterUnplannedEnd(client, options.retryStrategy);

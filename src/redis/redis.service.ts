@@ -8,17 +8,16 @@ import {
 import type { RedisOptions } from 'ioredis';
 import { InjectPinoLogger, PinoLogger } from 'nestjs-pino';
 import { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
-import { startupAttempt } from '../lifecycle/startup-attempt';
 import { APP_CONFIG, type AppConfig } from '../config';
 import { describeRedisTopology, type RedisTopology, redisTopology } from '../config/redis-topology';
-import { StartupError } from '../errors';
 import { redactText } from '../logging/redact';
 import { checkSelectedDb, describeAuthError, isAuthError } from './connection-checks';
 import { createRedisClient, isCluster, type RedisClient } from './connection-factory';
 import { slotOwnerKey } from './cluster-nodes';
 import { watchOutage } from './outage-events';
-import { baseRedisOptions, reconnectDelay } from './redis-options';
+import { baseRedisOptions } from './redis-options';
 import { RedisOutage } from './redis-outage';
+import { connectAtStartup } from './startup-connect';
 
 /**
  * Owns every Redis connection of the process: one shared command client and
@@ -173,104 +172,36 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     this.logger.info({ event: 'redis.closed' }, 'redis connections closed');
   }
 
-  /**
-   * Retries with backoff until STARTUP_TIMEOUT_MS, logging each attempt.
-   * Each attempt is bounded too (CONNECT_ATTEMPT_MS, or what is left): a
-   * server that accepts the connection and never answers would otherwise
-   * hold start-up for good, and a SIGTERM with it.
-   */
-  private async connectAtStartup(): Promise<void> {
-    const timeoutMs = this.config.redis.startupTimeoutMs;
-    const deadline = Date.now() + timeoutMs;
-    let lastError = 'unknown error';
-    for (let attempt = 1; ; attempt += 1) {
-      const left = deadline - Date.now();
-      if (attempt > 1 && left <= 0) {
-        break;
-      }
-      try {
-        await startupAttempt(
-          this.connectOnce(),
-          Math.max(1, Math.min(CONNECT_ATTEMPT_MS, left)),
-          this.lifecycle,
-          (ms) => new NoReplyError(`no reply within ${ms}ms`),
-        );
+  /** Retries until STARTUP_TIMEOUT_MS, logging each attempt (startup-connect.ts). */
+  private connectAtStartup(): Promise<void> {
+    return connectAtStartup({
+      client: this.client,
+      startupTimeoutMs: this.config.redis.startupTimeoutMs,
+      lifecycle: this.lifecycle,
+      verify: async () => {
+        await this.client.ping();
+        await checkSelectedDb(this.client, this.config.redis, this.displayUrl);
+      },
+      lastError: {
+        get: () => this.lastConnectionError,
+        clear: () => {
+          this.lastConnectionError = undefined;
+        },
+      },
+      describeAuthError: (cause) => this.describeAuthError(cause),
+      redact: redactText,
+      display: this.display,
+      onFailed: (attempt, reason, retryInMs) =>
+        this.logger.warn(
+          { event: 'redis.connect_failed', url: this.displayUrl, attempt, retryInMs, reason },
+          'redis not reachable yet',
+        ),
+      onConnected: (attempt) =>
         this.logger.info(
           { event: 'redis.connected', url: this.displayUrl, topology: this.topology.kind, attempt },
           'redis connected',
-        );
-        return;
-      } catch (error) {
-        if (error instanceof StartupError) {
-          dropConnection(this.client);
-          throw error;
-        }
-        // ioredis may emit the real cause (ECONNREFUSED, WRONGPASS) after the
-        // connect() promise rejects with a bare "Connection is closed"; a
-        // silent server leaves no such cause, and an older one must not stand in.
-        lastError = redactText(
-          error instanceof NoReplyError
-            ? error.message
-            : (this.lastConnectionError ?? (error as Error).message),
-        );
-        dropConnection(this.client);
-        if (isAuthError(lastError)) {
-          // A password does not get better by waiting: refuse at once (exit 1).
-          throw new StartupError(this.describeAuthError(lastError));
-        }
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        break;
-      }
-      const delay = Math.min(reconnectDelay(attempt), remaining);
-      this.logger.warn(
-        {
-          event: 'redis.connect_failed',
-          url: this.displayUrl,
-          attempt,
-          retryInMs: delay,
-          reason: lastError,
-        },
-        'redis not reachable yet',
-      );
-      // A signal must not wait out the retries.
-      await startupAttempt(sleep(delay), delay + 1000, this.lifecycle, () => new NoReplyError());
-    }
-    throw new StartupError(
-      `${this.display} is unreachable after ${timeoutMs}ms (STARTUP_TIMEOUT_MS): ${lastError}`,
-    );
-  }
-
-  private async connectOnce(): Promise<void> {
-    await this.client.connect();
-    await this.client.ping();
-    await checkSelectedDb(this.client, this.config.redis, this.displayUrl);
-  }
-}
-
-/**
- * Longest one connect attempt at start-up may take: the TCP connect
- * (connectTimeout, 5 s) plus the ready check, PING and db check, which
- * answer in milliseconds from any Redis that answers at all.
- */
-const CONNECT_ATTEMPT_MS = 8_000;
-
-/** An attempt that got a connection but no reply in time. */
-class NoReplyError extends Error {}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Ends a connection now, even mid-handshake. disconnect() alone ends the
- * socket and waits for the peer to close it; a server that never answers
- * may never do so, and the next connect() would then find the client still
- * "connecting".
- */
-function dropConnection(client: RedisClient): void {
-  client.disconnect();
-  if (!isCluster(client)) {
-    client.stream?.destroy();
+        ),
+    });
   }
 }
 
