@@ -61,10 +61,11 @@ export async function connectAtStartup(ctx: StartupConnect): Promise<void> {
     }
     ctx.lastError.clear();
     let retryInMs: number | undefined;
+    const waiting = untilReady(client);
     try {
       await startupAttempt(
         (async () => {
-          retryInMs = await untilReady(client);
+          await waiting.done;
           await ctx.verify();
         })(),
         Math.max(MIN_ATTEMPT_MS, Math.min(CONNECT_ATTEMPT_MS, left)),
@@ -74,6 +75,7 @@ export async function connectAtStartup(ctx: StartupConnect): Promise<void> {
       ctx.onConnected(attempt);
       return;
     } catch (error) {
+      waiting.cancel();
       if (error instanceof StartupError) {
         client.disconnect();
         throw error;
@@ -82,9 +84,13 @@ export async function connectAtStartup(ctx: StartupConnect): Promise<void> {
         retryInMs = error.retryInMs;
       }
       // The cause this attempt's connection reported, if any: a timeout
-      // while the sentinels refuse is theirs, not a silent server's.
+      // while the sentinels refuse is theirs, not a silent server's. An
+      // attempt that only waited out ioredis's next retry (no error of its
+      // own) leaves the earlier cause standing.
       const cause = ctx.lastError.get();
-      lastError = ctx.redact(cause ?? (error as Error).message);
+      if (cause !== undefined || !(error instanceof NoReplyError) || attempt === 1) {
+        lastError = ctx.redact(cause ?? (error as Error).message);
+      }
       if (isAuthError(lastError)) {
         // A password does not get better by waiting: refuse at once (exit 1).
         client.disconnect();
@@ -109,41 +115,62 @@ class RetryingError extends Error {
   }
 }
 
+/** A wait for the connection's next outcome; `cancel` removes its listeners (an attempt that timed out). */
+interface Waiting {
+  done: Promise<void>;
+  cancel: () => void;
+}
+
 /**
  * Resolves when `client` is ready, connecting it first if nothing drives it
- * yet (never connected, or ended); rejects at its next failed attempt.
+ * yet (never connected, or ended); rejects at its next failed attempt:
+ * 'reconnecting', 'end', or, while a Sentinel connection is still looking
+ * for its master, the connector's "All sentinels are unreachable" (its
+ * retries happen inside one connect, with no 'reconnecting').
  */
-function untilReady(client: RedisClient): Promise<undefined> {
+function untilReady(client: RedisClient): Waiting {
   if (client.status === 'ready') {
-    return Promise.resolve(undefined);
+    return { done: Promise.resolve(), cancel: () => undefined };
   }
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
+  let cancel = (): void => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const failed = (retryInMs: number | undefined): void => {
+      cancel();
+      reject(new RetryingError(retryInMs));
+    };
+    const onReady = (): void => {
+      cancel();
+      resolve();
+    };
+    const onRetry = (delay: unknown): void => failed(typeof delay === 'number' ? delay : undefined);
+    const onEnd = (): void => failed(undefined);
+    const onError = (error: Error): void => {
+      const sentinels = SENTINELS_UNREACHABLE.exec(error.message);
+      if (sentinels) {
+        failed(sentinels[1] === undefined ? undefined : Number(sentinels[1]));
+      }
+    };
+    cancel = () => {
       client.off('ready', onReady);
       client.off('reconnecting', onRetry);
       client.off('end', onEnd);
-    };
-    const onReady = (): void => {
-      cleanup();
-      resolve(undefined);
-    };
-    const onRetry = (delay: unknown): void => {
-      cleanup();
-      reject(new RetryingError(typeof delay === 'number' ? delay : undefined));
-    };
-    const onEnd = (): void => {
-      cleanup();
-      reject(new RetryingError(undefined));
+      client.off('error', onError);
     };
     client.on('ready', onReady);
     client.on('reconnecting', onRetry);
     client.on('end', onEnd);
+    client.on('error', onError);
     if (client.status === 'wait' || client.status === 'end') {
       // The failure shows as 'end' (no retry strategy) or 'reconnecting'.
       client.connect().catch(() => undefined);
     }
   });
+  return { done, cancel: () => cancel() };
 }
+
+/** ioredis's SentinelConnector, between two rounds over the sentinels (with the delay when it retries). */
+const SENTINELS_UNREACHABLE =
+  /^All sentinels are unreachable(?:\. Retrying from scratch after (\d+)ms)?/;
 
 /**
  * Ends the sockets of an attempt that got no reply, without disconnect():
@@ -156,7 +183,8 @@ async function dropSockets(
   client: RedisClient,
   lifecycle: ProcessLifecycle | undefined,
 ): Promise<number | undefined> {
-  const retried = untilReady(client).catch((retry: unknown) => retry);
+  const waiting = untilReady(client);
+  const retried = waiting.done.catch((retry: unknown) => retry);
   const connections = isCluster(client) ? client.nodes('all') : [client];
   for (const connection of connections) {
     connection.stream?.destroy();
@@ -170,5 +198,7 @@ async function dropSockets(
       throw error;
     }
     return undefined;
+  } finally {
+    waiting.cancel();
   }
 }

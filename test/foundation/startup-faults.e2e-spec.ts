@@ -132,6 +132,28 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     expect(proc.child.exitCode).toBeNull();
   });
 
+  it('with every sentinel refusing, logs each round of the sentinels and exits 1 naming them', async () => {
+    const sentinels = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
+    const started = Date.now();
+    const proc = new CliProcess(['run'], {
+      REDIS_SENTINELS: sentinels,
+      REDIS_SENTINEL_MASTER: 'printery',
+      PORT: String(await freePort()),
+      STARTUP_TIMEOUT_MS: '3000',
+    });
+    app = proc;
+    const exit = await proc.waitForExit(20_000);
+    expect(exit.code).toBe(1);
+    expect(proc.stderr).toMatch(/unreachable after 3000ms.*All sentinels are unreachable/);
+    // One line per round of the sentinels, not one per 8 s attempt bound.
+    const attempts = proc.logs.filter((line) => line.event === 'redis.connect_failed');
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    for (const attempt of attempts) {
+      expect(attempt.reason).toMatch(/^All sentinels are unreachable/);
+    }
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+
   describe('a Redis that accepts connections and never answers', () => {
     it('exits 1 after STARTUP_TIMEOUT_MS, saying no reply came, instead of hanging', async () => {
       const silent = await silentServer();
