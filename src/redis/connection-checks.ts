@@ -4,6 +4,8 @@ import { StartupError } from '../errors';
 import type { RedisClient } from './connection-factory';
 
 const AUTH_ERROR = /WRONGPASS|NOAUTH|NOPERM|invalid username-password/i;
+/** SELECT's refusal of a db the server does not have ("ERR DB index is out of range"; older: "invalid DB index"). */
+const NO_SUCH_DB = /\bDB index\b/i;
 
 /** Redis refused the credentials (or the user's rights): retrying cannot fix that. */
 export function isAuthError(message: string): boolean {
@@ -44,7 +46,8 @@ export function dbOf(url: string): number {
  * and write another database than the one configured. So the SELECT is
  * repeated here, where its refusal can stop the command.
  *
- * @throws StartupError naming the db when the server refuses it.
+ * @throws StartupError naming the db when the server refuses it; any other
+ *   failure of the SELECT (a connection lost meanwhile) as it came.
  */
 export async function checkSelectedDb(
   redis: RedisClient,
@@ -59,6 +62,10 @@ export async function checkSelectedDb(
   try {
     await redis.select(db);
   } catch (error) {
+    if (!NO_SUCH_DB.test((error as Error).message)) {
+      // Not a refusal (the connection dropped, say): the start-up connect retries it.
+      throw error;
+    }
     throw new StartupError(
       `Redis at ${shownUrl} has no database ${db} (the db number in REDIS_URL): ${(error as Error).message}; use a db below the server's "databases" setting (16 by default)`,
       { cause: error },

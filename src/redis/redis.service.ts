@@ -112,7 +112,16 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private onConnectionError(name: string, err: Error): void {
-    this.lastConnectionError = err.message;
+    // A refusal of the credentials stays the cause until start-up clears it
+    // for its next attempt: on a Cluster the node's WRONGPASS is followed by
+    // "Failed to refresh slots cache", which would hide it.
+    if (
+      this.lastConnectionError === undefined ||
+      !isAuthError(this.lastConnectionError) ||
+      isAuthError(err.message)
+    ) {
+      this.lastConnectionError = err.message;
+    }
     // ioredis emits an error per failed reconnect attempt; debug keeps the
     // noise down while readiness and 'redis.disconnected' tell the operator.
     // Refused credentials need a human, so they are not hidden.

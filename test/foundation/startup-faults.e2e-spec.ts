@@ -1,5 +1,6 @@
 import { type Server, type Socket, createServer } from 'node:net';
 import { CliProcess, eventually } from '../helpers/cli-process';
+import { RedisCluster } from '../../dev/redis-cluster';
 import { RedisServer, freePort } from '../../dev/redis-server';
 
 /**
@@ -153,6 +154,37 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     }
     expect(Date.now() - started).toBeLessThan(8000);
   });
+
+  it('refuses a wrong password on a Redis Cluster at once (exit 1), naming it as such', async () => {
+    const cluster = await RedisCluster.start();
+    try {
+      for (const node of cluster.nodes) {
+        const admin = node.client();
+        await admin.config('SET', 'requirepass', 'cluster-secret-right');
+        admin.disconnect();
+      }
+      const started = Date.now();
+      const result = await CliProcess.run(
+        ['run'],
+        {
+          REDIS_CLUSTER_NODES: cluster.seeds,
+          REDIS_PASSWORD: 'cluster-secret-wrong',
+          STREAM_PREFIX: '{test:auth}:events',
+          REGISTRY_PREFIX: '{test:auth}:registry',
+          PORT: String(await freePort()),
+          STARTUP_TIMEOUT_MS: '20000',
+        },
+        30_000,
+      );
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/refused the user name or password.*WRONGPASS/);
+      // Not retried until STARTUP_TIMEOUT_MS: a password does not get better by waiting.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(result.stdout + result.stderr).not.toContain('cluster-secret-wrong');
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
 
   describe('a Redis that accepts connections and never answers', () => {
     it('exits 1 after STARTUP_TIMEOUT_MS, saying no reply came, instead of hanging', async () => {
