@@ -1,19 +1,9 @@
-import type { RedisConfig } from '../config/redis-settings';
 import { StartupError } from '../errors';
 import { checkSelectedDb } from './connection-checks';
 import type { RedisClient } from './connection-factory';
+import { redisConfig } from './redis-config.harness';
 
-const config = (url: string): RedisConfig => ({
-  url,
-  startupTimeoutMs: 1000,
-  sentinels: [],
-  sentinelMaster: undefined,
-  sentinelPassword: undefined,
-  clusterNodes: [],
-  username: undefined,
-  password: undefined,
-  tls: false,
-});
+const config = (url: string) => redisConfig({ url });
 
 /** A client whose SELECT fails with `message` (Redis's reply mapping is the unit here). */
 const refusing = (message: string): RedisClient =>

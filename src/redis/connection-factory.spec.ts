@@ -1,27 +1,17 @@
 import type { Cluster, default as Redis } from 'ioredis';
 import type { RedisConfig } from '../config/redis-settings';
 import { createRedisClient, isCluster } from './connection-factory';
-
-const BASE: RedisConfig = {
-  url: 'redis://localhost:6379',
-  startupTimeoutMs: 1000,
-  sentinels: [],
-  sentinelMaster: undefined,
-  sentinelPassword: undefined,
-  clusterNodes: [],
-  username: undefined,
-  password: undefined,
-  tls: false,
-};
+import { redisConfig } from './redis-config.harness';
 
 /** Lazy clients: nothing here connects. */
 describe('createRedisClient', () => {
   const made: Array<Redis | Cluster> = [];
   const make = (config: Partial<RedisConfig>, retry = true): Redis | Cluster => {
-    const client = createRedisClient(
-      { ...BASE, ...config },
-      { lazyConnect: true, connectionName: 'spec', retryStrategy: retry ? () => 100 : () => null },
-    );
+    const client = createRedisClient(redisConfig(config), {
+      lazyConnect: true,
+      connectionName: 'spec',
+      retryStrategy: retry ? () => 100 : () => null,
+    });
     made.push(client);
     return client;
   };
