@@ -198,7 +198,6 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         },
       },
       describeAuthError: (cause) => this.describeAuthError(cause),
-      redact: redactText,
       display: this.display,
       onFailed: (attempt, reason, retryInMs) =>
         this.logger.warn(

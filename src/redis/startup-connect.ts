@@ -1,6 +1,7 @@
 import { StartupError } from '../errors';
 import type { ProcessLifecycle } from '../lifecycle/process-lifecycle.service';
 import { startupAttempt } from '../lifecycle/startup-attempt';
+import { redactText } from '../logging/redact';
 import { isAuthError } from './connection-checks';
 import { isCluster, type RedisClient } from './connection-factory';
 
@@ -24,8 +25,6 @@ export interface StartupConnect {
   lastError: { get(): string | undefined; clear(): void };
   /** A refusal of the credentials in an operator's words. */
   describeAuthError: (cause: string) => string;
-  /** Scrubs secrets out of a reason before it is logged or thrown. */
-  redact: (text: string) => string;
   onFailed: (attempt: number, reason: string, retryInMs: number | undefined) => void;
   onConnected: (attempt: number) => void;
   /** "Redis at …": the display name for the final error. */
@@ -88,8 +87,9 @@ export async function connectAtStartup(ctx: StartupConnect): Promise<void> {
       // attempt that only waited out ioredis's next retry (no error of its
       // own) leaves the earlier cause standing.
       const cause = ctx.lastError.get();
-      if (cause !== undefined || !(error instanceof NoReplyError) || attempt === 1) {
-        lastError = ctx.redact(cause ?? (error as Error).message);
+      const onlyWaited = error instanceof NoReplyError && cause === undefined && attempt > 1;
+      if (!onlyWaited) {
+        lastError = redactText(cause ?? (error as Error).message);
       }
       if (isAuthError(lastError)) {
         // A password does not get better by waiting: refuse at once (exit 1).

@@ -1,5 +1,5 @@
 import { type Server, type Socket, createServer } from 'node:net';
-import { CliProcess, eventually } from '../helpers/cli-process';
+import { CliProcess, type LogLine, eventually } from '../helpers/cli-process';
 import { RedisCluster } from '../../dev/redis-cluster';
 import { RedisServer, freePort } from '../../dev/redis-server';
 
@@ -54,14 +54,24 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     await redis.dispose();
   });
 
+  /** `run` on a free port with `env`; afterEach disposes of it. */
+  const startRun = async (env: NodeJS.ProcessEnv): Promise<{ proc: CliProcess; port: number }> => {
+    const port = await freePort();
+    const proc = new CliProcess(['run'], { PORT: String(port), ...env });
+    app = proc;
+    return { proc, port };
+  };
+  const ready = async (port: number): Promise<boolean> =>
+    (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200;
+  const connectFailures = (proc: CliProcess): LogLine[] =>
+    proc.logs.filter((line) => line.event === 'redis.connect_failed');
+
   it('waits for it and starts, rather than exiting 1', async () => {
     const admin = redis.client();
     await admin.client('PAUSE', 20_000, 'WRITE');
-    const port = await freePort();
-    app = new CliProcess(['run'], {
+    const { proc, port } = await startRun({
       REDIS_URL: redis.url,
-      PORT: String(port),
-      STREAM_PREFIX: `test:${port}`,
+      STREAM_PREFIX: 'test:startup-retry',
       STARTUP_TIMEOUT_MS: '20000',
     });
     await eventually(async () => ((await admin.client('LIST')) as string).includes('cmd=xgroup'));
@@ -71,33 +81,28 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await redis.start();
 
-    const retry = await app.waitForEvent('streams.startup_retry', 20_000);
+    const retry = await proc.waitForEvent('streams.startup_retry', 20_000);
     expect(retry.err).toEqual(expect.objectContaining({ message: expect.any(String) }));
-    await app.waitForEvent('streams.groups_ready', 20_000);
-    await app.waitForEvent('service.listening', 20_000);
+    await proc.waitForEvent('streams.groups_ready', 20_000);
+    await proc.waitForEvent('service.listening', 20_000);
     // Ready once every worker has started.
-    await eventually(
-      async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200,
-    );
-    expect(app.child.exitCode).toBeNull();
+    await eventually(() => ready(port));
+    expect(proc.child.exitCode).toBeNull();
   });
 
   it('ends on SIGTERM while a group creation hangs, without waiting for Redis', async () => {
-    await app?.dispose();
     const admin = redis.client();
     // XGROUP CREATE is a write: held for longer than the test waits for the exit.
     await admin.client('PAUSE', 30_000, 'WRITE');
     try {
-      const port = await freePort();
-      app = new CliProcess(['run'], {
+      const { proc } = await startRun({
         REDIS_URL: redis.url,
-        PORT: String(port),
-        STREAM_PREFIX: `test:${port}`,
+        STREAM_PREFIX: 'test:startup-sigterm',
         STARTUP_TIMEOUT_MS: '60000',
       });
       await eventually(async () => ((await admin.client('LIST')) as string).includes('cmd=xgroup'));
-      app.signal('SIGTERM');
-      const exit = await app.waitForExit(10_000);
+      proc.signal('SIGTERM');
+      const exit = await proc.waitForExit(10_000);
       expect(exit.code).toBe(0);
     } finally {
       await admin.client('UNPAUSE');
@@ -106,48 +111,38 @@ describe('printery-workers run when Redis goes away during start-up', () => {
   });
 
   it('still reconnects after a later outage when Redis came up only after the first attempts', async () => {
-    await app?.dispose();
     await redis.stop();
-    const port = await freePort();
-    const ready = async (): Promise<boolean> =>
-      (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200;
-    const proc = new CliProcess(['run'], {
+    const { proc, port } = await startRun({
       REDIS_URL: redis.url,
-      PORT: String(port),
-      STREAM_PREFIX: `test:${port}`,
+      STREAM_PREFIX: 'test:startup-late',
       STARTUP_TIMEOUT_MS: '30000',
     });
-    app = proc;
     // Two failed attempts: the connection has closed and been retried before Redis is there.
-    await eventually(
-      () => proc.logs.filter((line) => line.event === 'redis.connect_failed').length >= 2,
-    );
+    await eventually(() => connectFailures(proc).length >= 2);
     await redis.start();
     await proc.waitForEvent('redis.connected', 20_000);
-    await eventually(ready, 20_000);
+    await eventually(() => ready(port), 20_000);
 
     // The outage at run time: every connection must come back by itself.
     await redis.restart();
     await proc.waitForEvent('redis.reconnected', 20_000);
-    await eventually(ready, 20_000);
+    await eventually(() => ready(port), 20_000);
     expect(proc.child.exitCode).toBeNull();
   });
 
   it('with every sentinel refusing, logs each round of the sentinels and exits 1 naming them', async () => {
     const sentinels = `127.0.0.1:${await freePort()},127.0.0.1:${await freePort()}`;
     const started = Date.now();
-    const proc = new CliProcess(['run'], {
+    const { proc } = await startRun({
       REDIS_SENTINELS: sentinels,
       REDIS_SENTINEL_MASTER: 'printery',
-      PORT: String(await freePort()),
       STARTUP_TIMEOUT_MS: '3000',
     });
-    app = proc;
     const exit = await proc.waitForExit(20_000);
     expect(exit.code).toBe(1);
     expect(proc.stderr).toMatch(/unreachable after 3000ms.*All sentinels are unreachable/);
     // One line per round of the sentinels, not one per 8 s attempt bound.
-    const attempts = proc.logs.filter((line) => line.event === 'redis.connect_failed');
+    const attempts = connectFailures(proc);
     expect(attempts.length).toBeGreaterThanOrEqual(2);
     for (const attempt of attempts) {
       expect(attempt.reason).toMatch(/^All sentinels are unreachable/);
@@ -192,19 +187,17 @@ describe('printery-workers run when Redis goes away during start-up', () => {
       try {
         const started = Date.now();
         // Past one attempt's bound (8 s), so a second attempt runs on a fresh connection.
-        const proc = new CliProcess(['run'], {
+        const { proc } = await startRun({
           REDIS_URL: `redis://127.0.0.1:${silent.port}`,
           STARTUP_TIMEOUT_MS: '9500',
-          PORT: String(await freePort()),
         });
-        app = proc;
         const exit = await proc.waitForExit(30_000);
         expect(exit.code).toBe(1);
         expect(proc.stderr).toMatch(
           new RegExp(`127\\.0\\.0\\.1:${silent.port} is unreachable after 9500ms.*no reply within`),
         );
         expect(Date.now() - started).toBeLessThan(14_000);
-        const attempts = proc.logs.filter((line) => line.event === 'redis.connect_failed');
+        const attempts = connectFailures(proc);
         expect(attempts.length).toBeGreaterThanOrEqual(1);
         for (const attempt of attempts) {
           expect(attempt.reason).toMatch(/^no reply within \d+ms$/);
@@ -218,12 +211,10 @@ describe('printery-workers run when Redis goes away during start-up', () => {
     it('ends on SIGTERM at once, exit 0', async () => {
       const silent = await silentServer();
       try {
-        const proc = new CliProcess(['run'], {
+        const { proc } = await startRun({
           REDIS_URL: `redis://127.0.0.1:${silent.port}`,
           STARTUP_TIMEOUT_MS: '60000',
-          PORT: String(await freePort()),
         });
-        app = proc;
         await eventually(() => silent.accepted() >= 1);
         // Past the TCP connect: the service is waiting on a reply that never comes.
         await new Promise((resolve) => setTimeout(resolve, 300));
